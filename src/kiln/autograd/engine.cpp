@@ -1,0 +1,132 @@
+// Reverse-mode traversal of the tape recorded by `record`.
+#include <unordered_map>
+#include <unordered_set>
+
+#include "kiln/autograd/node.h"
+#include "kiln/ops/ops.h"
+
+namespace kiln {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+}
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor* t : inputs) {
+    if (t->defined() && t->requires_grad()) return true;
+  }
+  return false;
+}
+
+Tensor record(Tensor out, const char* name, std::vector<Tensor> inputs, BackwardFn backward) {
+  if (!g_grad_enabled) return out;
+  bool any = false;
+  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
+  if (!any) return out;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->inputs.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    node->inputs.push_back(t.defined() && t.requires_grad() ? t.impl_ptr() : nullptr);
+  }
+  node->backward = std::move(backward);
+  out.impl().grad_fn = std::move(node);
+  out.impl().requires_grad = true;
+  return out;
+}
+
+namespace {
+
+void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
+  if (!slot) {
+    // Own the buffer: the incoming gradient may alias another tensor's storage.
+    slot = g.clone().impl_ptr();
+  } else {
+    Tensor acc(slot);
+    add_(acc, g);
+  }
+}
+
+}  // namespace
+
+void Tensor::backward(const Tensor& grad) const {
+  if (!requires_grad()) {
+    throw Error("backward: tensor " + str() + " does not require grad (no input was marked requires_grad, "
+                "or it was computed under NoGradGuard)");
+  }
+  Tensor seed = grad;
+  if (!seed.defined()) {
+    if (numel() != 1) {
+      throw Error("backward: called on non-scalar tensor " + str() +
+                  " without a gradient; pass a gradient of the same shape or reduce to a scalar first");
+    }
+    seed = Tensor::ones(shape(), dtype(), device());
+  } else if (seed.shape() != shape()) {
+    throw Error("backward: gradient shape " + shape_str(seed.shape()) + " does not match tensor shape " +
+                shape_str(shape()));
+  }
+
+  // Topological order over non-leaf tensors reachable from this one (iterative DFS).
+  std::vector<TensorImpl*> order;
+  std::unordered_set<TensorImpl*> seen;
+  std::vector<std::pair<TensorImpl*, std::size_t>> stack;
+  if (impl().grad_fn) {
+    stack.emplace_back(id(), 0);
+    seen.insert(id());
+  }
+  while (!stack.empty()) {
+    auto& [t, next] = stack.back();
+    const auto& ins = t->grad_fn->inputs;
+    if (next < ins.size()) {
+      TensorImpl* in = ins[next++].get();
+      if (in != nullptr && in->grad_fn && seen.insert(in).second) stack.emplace_back(in, 0);
+    } else {
+      order.push_back(t);
+      stack.pop_back();
+    }
+  }
+
+  NoGradGuard no_grad;
+  std::unordered_map<TensorImpl*, Tensor> grads;
+  if (!impl().grad_fn) {  // a leaf: backward() on a parameter itself
+    accumulate(impl().grad, seed);
+    return;
+  }
+  grads[id()] = seed;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    TensorImpl* t = *it;
+    auto found = grads.find(t);
+    if (found == grads.end()) continue;
+    const Tensor g = found->second;
+    grads.erase(found);
+    if (t->retain_grad) accumulate(t->grad, g);
+    const Node& node = *t->grad_fn;
+    std::vector<Tensor> in_grads = node.backward(g);
+    if (in_grads.size() != node.inputs.size()) {
+      throw Error(std::string("internal: backward of '") + node.name + "' returned " +
+                  std::to_string(in_grads.size()) + " gradients for " + std::to_string(node.inputs.size()) +
+                  " inputs");
+    }
+    for (std::size_t i = 0; i < in_grads.size(); ++i) {
+      const auto& in = node.inputs[i];
+      if (!in || !in_grads[i].defined()) continue;
+      if (in_grads[i].shape() != in->shape) {
+        throw Error(std::string("internal: backward of '") + node.name + "' gave gradient " +
+                    shape_str(in_grads[i].shape()) + " for input " + shape_str(in->shape));
+      }
+      if (in->grad_fn) {
+        auto [slot, inserted] = grads.try_emplace(in.get(), in_grads[i]);
+        if (!inserted) slot->second = add(slot->second, in_grads[i]);
+      } else {
+        accumulate(in->grad, in_grads[i]);
+      }
+    }
+  }
+}
+
+}  // namespace kiln

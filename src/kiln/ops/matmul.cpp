@@ -1,0 +1,113 @@
+// Matrix products. The GEMM kernel takes [batch, M, K]·[batch, K, N] with
+// either layout for each operand, so transposed views never get copied.
+#include "kiln/ops/kernels.h"
+#include "kiln/ops/ops.h"
+
+namespace kiln {
+
+namespace {
+
+// Makes the last two dims GEMM-addressable: one of their strides must be 1.
+Tensor gemm_operand(const Tensor& x) {
+  const std::int64_t n = x.dim();
+  const std::int64_t s0 = x.strides()[n - 2], s1 = x.strides()[n - 1];
+  const bool row_major = s1 == 1 || x.shape()[n - 1] == 1;
+  const bool col_major = s0 == 1 || x.shape()[n - 2] == 1;
+  return (row_major || col_major) ? x : x.contiguous();
+}
+
+// Collapses all leading dims into one batch dim without copying when the
+// strides allow (equal spacing, or all broadcast), else copies.
+Tensor as_batched(const Tensor& x, const Shape& batch) {
+  NoGradGuard guard;
+  Shape full = batch;
+  full.push_back(x.shape()[x.dim() - 2]);
+  full.push_back(x.shape()[x.dim() - 1]);
+  Tensor e = gemm_operand(expand(x, full));
+  std::int64_t nb = 1;
+  for (const std::int64_t b : batch) nb *= b;
+  const std::int64_t r = e.shape()[e.dim() - 2], c = e.shape()[e.dim() - 1];
+  const std::int64_t rs = e.strides()[e.dim() - 2], cs = e.strides()[e.dim() - 1];
+  // Find a single batch stride consistent with every non-trivial batch dim.
+  bool ok = true;
+  std::int64_t bstride = 0;
+  std::int64_t expected = -1;
+  for (std::int64_t i = static_cast<std::int64_t>(batch.size()) - 1; i >= 0; --i) {
+    if (batch[i] == 1) continue;
+    const std::int64_t st = e.strides()[i];
+    if (expected < 0) {
+      bstride = st;
+      expected = st * batch[i];
+    } else if (st == expected || (st == 0 && bstride == 0)) {
+      expected = st * batch[i];
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    e = e.contiguous();
+    bstride = r * c;
+  }
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = e.storage();
+  impl->offset = e.offset();
+  impl->dtype = e.dtype();
+  impl->shape = {nb, r, c};
+  impl->strides = {bstride, ok ? rs : c, ok ? cs : 1};
+  return Tensor(std::move(impl));
+}
+
+Tensor matmul_nd(const Tensor& a, const Tensor& b) {
+  const std::int64_t M = a.shape()[a.dim() - 2], K = a.shape()[a.dim() - 1];
+  const std::int64_t K2 = b.shape()[b.dim() - 2], N = b.shape()[b.dim() - 1];
+  if (K != K2) throw Error("matmul: inner dimensions differ: " + a.str() + " · " + b.str());
+  const Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+  const Shape batch = broadcast_shapes(ba, bb, "matmul");
+  Shape out_shape = batch;
+  out_shape.push_back(M);
+  out_shape.push_back(N);
+  Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
+  auto kernel = matmul_kernels().get(a.device(), a.dtype());
+  std::int64_t nb = 1;
+  for (const std::int64_t d : batch) nb *= d;
+  if (b.dim() == 2 && a.dim() > 2 && a.is_contiguous()) {
+    // [..., M, K]·[K, N]: one GEMM with M' = batch*M (the Linear-layer case).
+    NoGradGuard guard;
+    kernel(a.view({1, nb * M, K}), gemm_operand(b).unsqueeze(0), out.view({1, nb * M, N}), false);
+  } else {
+    kernel(as_batched(a, batch), as_batched(b, batch), out.view({nb, M, N}), false);
+  }
+  const Tensor ad = a.detach(), bd = b.detach();
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record(out, "matmul", {a, b}, [ad, bd, ga, gb](const Tensor& g) {
+    return std::vector<Tensor>{ga ? sum_to(matmul_nd(g, bd.transpose(-2, -1)), ad.shape()) : Tensor(),
+                               gb ? sum_to(matmul_nd(ad.transpose(-2, -1), g), bd.shape()) : Tensor()};
+  });
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype()) throw Error("matmul: dtype mismatch between " + a.str() + " and " + b.str());
+  if (a.device() != b.device()) {
+    throw Error("matmul: operands on different devices: " + a.device().str() + " and " + b.device().str());
+  }
+  if (a.dim() == 0 || b.dim() == 0) throw Error("matmul: scalar operand in " + a.str() + " · " + b.str());
+  const Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;
+  const Tensor b2 = b.dim() == 1 ? b.unsqueeze(1) : b;
+  Tensor out = matmul_nd(a2, b2);
+  if (b.dim() == 1) out = out.squeeze(-1);
+  if (a.dim() == 1) out = out.squeeze(out.dim() == 1 ? 0 : -2);
+  return out;
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (weight.dim() != 2) throw Error("linear: weight must be 2-d [out, in], got " + weight.str());
+  if (x.dim() == 0 || x.shape().back() != weight.shape()[1]) {
+    throw Error("linear: input " + x.str() + " does not end in weight's in_features " + std::to_string(weight.shape()[1]));
+  }
+  Tensor y = matmul(x, weight.t());
+  return bias.defined() ? add(y, bias) : y;
+}
+
+}  // namespace kiln
