@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages kiln builds and runs with (apt-get only).
+set -euo pipefail
+packages=(
+  build-essential cmake g++ pkg-config git
+  libdnnl-dev            # GEMM (f32 AVX-512, bf16 AMX) — see README "Design"
+  zlib1g-dev             # gzip for IDX data sets
+  nlohmann-json3-dev     # JSON (safetensors headers, tokenizer.json, fixtures)
+  libcli11-dev           # command line
+  libgtest-dev libbenchmark-dev
+  dataset-fashion-mnist  # default training data
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
+fi
