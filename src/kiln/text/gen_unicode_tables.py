@@ -11,6 +11,9 @@ Tables emitted (all sorted by code point, searched with binary search):
   kCategoryRuns      (first code point, general category) for every run of equal
                      category covering U+0000..U+10FFFF; unassigned = Cn.
   kWhiteSpaceRanges  [first, last] of the White_Space property (PropList.txt).
+  kCasedRanges, kCaseIgnorableRanges
+                     the Cased and Case_Ignorable properties (DerivedCoreProperties.txt),
+                     for the Final_Sigma rule of lowercasing.
   kLowerSimple       (code point, simple lowercase) from UnicodeData field 13.
   kLowerSpecial      unconditional multi-code-point lowercase from SpecialCasing.txt.
   kDecompIndex/kDecompData
@@ -64,7 +67,7 @@ def category_runs(singles, ranges):
     return runs
 
 
-def white_space(path):
+def property_ranges(path, wanted):
     out = []
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -72,14 +75,21 @@ def white_space(path):
             if not line:
                 continue
             rng, prop = [p.strip() for p in line.split(";")]
-            if prop != "White_Space":
+            if prop != wanted:
                 continue
             if ".." in rng:
                 lo, hi = (int(x, 16) for x in rng.split(".."))
             else:
                 lo = hi = int(rng, 16)
             out.append((lo, hi))
-    return sorted(out)
+    out.sort()
+    merged = []
+    for lo, hi in out:
+        if merged and merged[-1][1] + 1 == lo:
+            merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return merged
 
 
 def special_lower(path):
@@ -155,7 +165,9 @@ def main():
                 break
     singles, ranges = read_unicode_data(os.path.join(ucd, "UnicodeData.txt"))
     runs = category_runs(singles, ranges)
-    ws = white_space(os.path.join(ucd, "PropList.txt"))
+    ws = property_ranges(os.path.join(ucd, "PropList.txt"), "White_Space")
+    cased = property_ranges(os.path.join(ucd, "DerivedCoreProperties.txt"), "Cased")
+    ignorable = property_ranges(os.path.join(ucd, "DerivedCoreProperties.txt"), "Case_Ignorable")
     lower = sorted((cp, int(f[13], 16)) for cp, f in singles.items() if f[13])
     lower_special = special_lower(os.path.join(ucd, "SpecialCasing.txt"))
     decomp = decompositions(singles)
@@ -174,6 +186,12 @@ def main():
     out.append("};")
     out.append("constexpr CodeRange kWhiteSpaceData[] = {")
     out.append(emit_rows(["{0x%X, 0x%X}," % r for r in ws], 8))
+    out.append("};")
+    out.append("constexpr CodeRange kCasedData[] = {")
+    out.append(emit_rows(["{0x%X, 0x%X}," % r for r in cased], 8))
+    out.append("};")
+    out.append("constexpr CodeRange kCaseIgnorableData[] = {")
+    out.append(emit_rows(["{0x%X, 0x%X}," % r for r in ignorable], 8))
     out.append("};")
     out.append("constexpr CodeMap kLowerSimpleData[] = {")
     out.append(emit_rows(["{0x%X, 0x%X}," % p for p in lower], 8))
@@ -200,6 +218,8 @@ def main():
     out.append("")
     out.append("const std::span<const CategoryRun> kCategoryRuns{kCategoryRunsData};")
     out.append("const std::span<const CodeRange> kWhiteSpaceRanges{kWhiteSpaceData};")
+    out.append("const std::span<const CodeRange> kCasedRanges{kCasedData};")
+    out.append("const std::span<const CodeRange> kCaseIgnorableRanges{kCaseIgnorableData};")
     out.append("const std::span<const CodeMap> kLowerSimple{kLowerSimpleData};")
     out.append("const std::span<const SpecialLower> kLowerSpecial{kLowerSpecialData};")
     out.append("const std::span<const DecompEntry> kDecompIndex{kDecompIndexData};")

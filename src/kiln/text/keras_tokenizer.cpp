@@ -11,13 +11,6 @@ namespace kiln::text {
 
 namespace {
 
-std::u32string lowered(std::u32string_view s) {
-  std::u32string out;
-  out.reserve(s.size());
-  for (const char32_t c : s) append_lower(out, c);
-  return out;
-}
-
 // Python's str.split(sep) for a non-empty sep, minus the empty pieces.
 std::vector<std::string> split_nonempty(std::u32string_view s, std::u32string_view sep) {
   std::vector<std::string> out;
@@ -33,7 +26,7 @@ std::vector<std::string> split_nonempty(std::u32string_view s, std::u32string_vi
 
 std::vector<std::string> word_sequence(std::u32string text, std::u32string_view filters, bool lower,
                                        std::u32string_view split) {
-  if (lower) text = lowered(text);
+  if (lower) text = to_lower(text);
   std::u32string translated;
   translated.reserve(text.size());
   for (const char32_t c : text) {
@@ -75,7 +68,7 @@ KerasTokenizer::KerasTokenizer(KerasTokenizerConfig config) : config_(std::move(
 std::vector<std::string> KerasTokenizer::tokens_of(std::string_view text, std::size_t index, const char* what) const {
   std::u32string s = utf8_to_u32(text, std::string(what) + ": text " + std::to_string(index));
   if (config_.char_level) {
-    if (config_.lower) s = lowered(s);
+    if (config_.lower) s = to_lower(s);
     std::vector<std::string> chars;
     chars.reserve(s.size());
     for (const char32_t c : s) chars.push_back(u32_to_utf8(std::u32string_view(&c, 1)));

@@ -10,10 +10,9 @@
 //    case (as in Keras) its own rank overrides and index 1 is left unused;
 //  * with num_words, indices >= num_words become the oov index (or vanish);
 //  * matrices have num_words columns, else len(word_index) + 1.
+// Lowercasing is Python's str.lower() (full mappings and the Final_Sigma rule).
 // Texts must be UTF-8 (Python strings cannot hold other bytes); invalid
-// UTF-8 throws an Error naming the text and byte offset. Python's final-sigma
-// lowercasing rule (capital Σ at the end of a word) is not reproduced: Σ
-// always lowercases to σ.
+// UTF-8 throws an Error naming the text and byte offset.
 #include <cstdint>
 #include <optional>
 #include <span>

@@ -43,6 +43,12 @@ const Entry* find_exact(std::span<const Entry> table, char32_t cp, Key key) {
   return it != table.end() && key(*it) == cp ? &*it : nullptr;
 }
 
+bool in_ranges(std::span<const detail::CodeRange> ranges, char32_t cp) {
+  const auto it = std::upper_bound(ranges.begin(), ranges.end(), cp,
+                                   [](char32_t c, const detail::CodeRange& r) { return c < r.first; });
+  return it != ranges.begin() && cp <= std::prev(it)->last;
+}
+
 constexpr char32_t kHangulBase = 0xAC00, kHangulCount = 11172;
 constexpr char32_t kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7;
 constexpr char32_t kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount;
@@ -79,6 +85,31 @@ std::uint8_t combining_class(char32_t cp) {
   if (it == runs.begin()) return 0;
   const auto& r = *std::prev(it);
   return cp <= r.last ? r.ccc : 0;
+}
+
+bool is_cased(char32_t cp) { return in_ranges(detail::kCasedRanges, cp); }
+bool is_case_ignorable(char32_t cp) { return in_ranges(detail::kCaseIgnorableRanges, cp); }
+
+std::u32string to_lower(std::u32string_view s) {
+  std::u32string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != 0x3A3) {
+      append_lower(out, s[i]);
+      continue;
+    }
+    // Final_Sigma: \p{Cased} \p{Case_Ignorable}* Σ, not followed by \p{Case_Ignorable}* \p{Cased}.
+    std::size_t j = i;
+    while (j > 0 && is_case_ignorable(s[j - 1])) --j;
+    bool final_sigma = j > 0 && is_cased(s[j - 1]);
+    if (final_sigma) {
+      std::size_t k = i + 1;
+      while (k < s.size() && is_case_ignorable(s[k])) ++k;
+      final_sigma = k == s.size() || !is_cased(s[k]);
+    }
+    out.push_back(final_sigma ? 0x3C2 : 0x3C3);
+  }
+  return out;
 }
 
 void append_lower(std::u32string& out, char32_t cp) {

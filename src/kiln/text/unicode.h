@@ -40,8 +40,16 @@ bool is_white_space(char32_t cp);
 /// Canonical combining class (0 for starters).
 std::uint8_t combining_class(char32_t cp);
 
-/// Appends the full lowercase mapping of cp (usually one code point; U+0130 gives two).
+/// The Cased and Case_Ignorable properties (used by the Final_Sigma rule).
+bool is_cased(char32_t cp);
+bool is_case_ignorable(char32_t cp);
+
+/// Appends the full lowercase mapping of cp (usually one code point; U+0130
+/// gives two). Context-free: capital sigma always becomes U+03C3.
 void append_lower(std::u32string& out, char32_t cp);
+/// Lowercases a string like Python's str.lower() and Rust's to_lowercase():
+/// full mappings plus the Final_Sigma rule (Σ at the end of a word -> ς).
+std::u32string to_lower(std::u32string_view s);
 /// Appends the canonical decomposition (NFD) of cp, without reordering.
 void append_canonical_decomposition(std::u32string& out, char32_t cp);
 /// Canonical Decomposition (NFD) of a whole string, with canonical reordering.

@@ -38,6 +38,8 @@ struct CombiningRun {
 
 extern const std::span<const CategoryRun> kCategoryRuns;
 extern const std::span<const CodeRange> kWhiteSpaceRanges;
+extern const std::span<const CodeRange> kCasedRanges;
+extern const std::span<const CodeRange> kCaseIgnorableRanges;
 extern const std::span<const CodeMap> kLowerSimple;
 extern const std::span<const SpecialLower> kLowerSpecial;
 extern const std::span<const DecompEntry> kDecompIndex;
