@@ -2,14 +2,14 @@
 // PyTorch computed in float64 and stored as float32 (see the fixtures README).
 //
 // Each network runs twice. The binding check runs in f64 from the f32 fixture
-// values — the reference's own precision — and must match within 1e-5 (errors
-// measured ≤ 5e-7 on every tensor). The f32
-// run is kiln's training precision; it cannot promise 1e-5 everywhere: with
-// BatchNorm in train mode the conv-bias gradient is analytically zero (the
-// batch mean removes any per-channel shift; the fixture holds ~1e-14), so in
-// f32 it is pure cancellation noise of a 400-term sum (measured 1.3e-5), and
-// the conv-weight gradient comes out at ~6e-6. The f32 conv run is therefore
-// held to 5e-5; the LSTM in f32 stays within 1e-5 (measured ≤ 5e-7).
+// values (the reference's own precision) and must match within 1e-5; measured
+// errors are ≤ 5e-7 on every tensor. The f32 run is kiln's training precision
+// and cannot promise 1e-5 everywhere: with BatchNorm in train mode the
+// conv-bias gradient is analytically zero (the batch mean removes any
+// per-channel shift; the fixture holds ~1e-14), so in f32 it is pure
+// cancellation noise of a 400-term sum (measured 1.3e-5), and the conv-weight
+// gradient comes out at ~6e-6. The f32 conv run is therefore held to 5e-5; the
+// LSTM in f32 stays within 1e-5 (measured ≤ 5e-7).
 #include <gtest/gtest.h>
 
 #include <algorithm>
