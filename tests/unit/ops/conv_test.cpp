@@ -73,6 +73,19 @@ TEST(Conv2d, MatchesDirectConvolution) {
   }
 }
 
+TEST(Conv2d, Bf16ComputesInFloat) {
+  Generator gen(14);
+  const Tensor x = randn({2, 3, 6, 6}, gen, DType::f64), w = randn({4, 3, 3, 3}, gen, DType::f64);
+  const Tensor b = randn({4}, gen, DType::f64);
+  const Conv2dOptions o{.pad_h = 1, .pad_w = 1};
+  Shape shape;
+  const auto ref = direct_conv(x.to(DType::bf16), w.to(DType::bf16), b.to(DType::bf16), o, &shape);
+  const auto got = conv2d(x.to(DType::bf16), w.to(DType::bf16), b.to(DType::bf16), o).to_vector<double>();
+  for (std::size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(got[i], ref[i], 0.02 + 0.01 * std::fabs(ref[i]));
+  const auto pooled = max_pool2d(x.to(DType::bf16), 2, 2).to_vector<double>();
+  EXPECT_EQ(pooled, max_pool2d(x.to(DType::bf16).to(DType::f64), 2, 2).to_vector<double>());
+}
+
 TEST(Conv2d, GradientsOverStridePaddingDilationAndLayouts) {
   Generator gen(12);
   for (const Conv2dOptions& o : kOptions) {
