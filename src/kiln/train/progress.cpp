@@ -44,7 +44,7 @@ void ProgressReporter::update(std::int64_t step, double loss, std::int64_t sampl
 EpochStats ProgressReporter::end_epoch() {
   const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start_).count();
   if (opt_.interactive) {
-    print_status();
+    if (last_printed_step_ != step_) print_status();
     out_ << '\n';
   } else if (last_printed_step_ != step_) {
     print_status();
