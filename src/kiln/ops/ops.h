@@ -115,7 +115,8 @@ Tensor concat(const std::vector<Tensor>& xs, std::int64_t dim);
 Tensor stack(const std::vector<Tensor>& xs, std::int64_t dim);
 /// Splits into pieces of the given sizes along dim (views).
 std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t dim);
-/// Splits into `chunks` equal views along dim.
+/// Splits into `chunks` equal views along dim (as torch.chunk: ceil(size / chunks)
+/// each, the last one shorter when the size does not divide).
 std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim);
 /// Rows of x along dim picked by a 1-d i64 index.
 Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index);
@@ -130,10 +131,13 @@ enum class Reduction : std::uint8_t { mean, sum, none };
 /// with i64 targets; rows whose target is ignore_index add nothing and are not counted.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, std::int64_t ignore_index = -100,
                      double label_smoothing = 0.0, Reduction reduction = Reduction::mean);
+/// Element-wise losses: input and target must have the same shape (no broadcasting).
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
                                         Reduction reduction = Reduction::mean);
-/// KL(target ‖ input) with input as log-probabilities (torch.nn.functional.kl_div, reduction batchmean when mean).
+/// KL(target ‖ input) with input as log-probabilities (torch.nn.functional.kl_div):
+/// pointwise target·(log target - input), with 0·log 0 = 0. NOTE: Reduction::mean here
+/// is PyTorch's reduction='batchmean' (sum divided by input.size(0)), not the per-element mean.
 Tensor kl_div(const Tensor& log_input, const Tensor& target, Reduction reduction = Reduction::mean);
 /// Normalises over the last dimension; weight and bias [n] may be undefined.
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);

@@ -44,7 +44,9 @@ inline D convert(S v) {
 
 /// e^x in f32 with Cephes' polynomial (≤ 2 ulp over the normal range).
 inline float exp_f32(float x) {
-  const float xc = std::fmin(std::fmax(x, -87.5F), 88.5F);
+  // Clamp with selects: GCC 12 does not vectorise loops that call std::fmin/std::fmax.
+  const float lo = x < -87.5F ? -87.5F : x;
+  const float xc = lo > 88.5F ? 88.5F : lo;
   const float t = xc * 1.44269504088896341F;
   const float n = (t + 12582912.0F) - 12582912.0F;  // round to nearest
   float r = xc - n * 0.693359375F;
@@ -76,7 +78,7 @@ inline float tanh_f32(float x) {
   p = p * z + 1.33314422036E-1F;
   p = p * z - 3.33332819422E-1F;
   const float small = p * z * x + x;
-  const float e = exp_f32(2.0F * std::fmin(ax, 20.0F));
+  const float e = exp_f32(2.0F * (ax < 20.0F ? ax : 20.0F));
   const float big = std::copysign(1.0F - 2.0F / (e + 1.0F), x);
   return ax < 0.625F ? small : big;
 }
