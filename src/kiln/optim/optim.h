@@ -1,0 +1,9 @@
+#pragma once
+// Umbrella header for optimizers, schedules and gradient clipping.
+#include "kiln/optim/adagrad.h"
+#include "kiln/optim/adam.h"
+#include "kiln/optim/clip_grad.h"
+#include "kiln/optim/lr_scheduler.h"
+#include "kiln/optim/optimizer.h"
+#include "kiln/optim/rmsprop.h"
+#include "kiln/optim/sgd.h"
