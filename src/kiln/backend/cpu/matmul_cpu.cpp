@@ -29,8 +29,10 @@ dnnl::memory::data_type dnnl_type(DType t) {
 dnnl::memory::desc describe(const Tensor& t) {
   const bool broadcast = t.strides()[0] == 0 && t.shape()[0] > 1;
   const dnnl::memory::dims dims{broadcast ? 1 : t.shape()[0], t.shape()[1], t.shape()[2]};
-  const dnnl::memory::dims strides{broadcast ? t.shape()[1] * t.shape()[2] : std::max<std::int64_t>(t.strides()[0], 1),
-                                   t.strides()[1], t.strides()[2]};
+  // A single (or broadcast) matrix gets the dense batch stride so oneDNN sees a plain layout.
+  const bool single = broadcast || t.shape()[0] == 1;
+  const dnnl::memory::dims strides{single ? t.shape()[1] * t.shape()[2] : t.strides()[0], t.strides()[1],
+                                   t.strides()[2]};
   return dnnl::memory::desc(dims, dnnl_type(t.dtype()), strides);
 }
 
