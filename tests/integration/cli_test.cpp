@@ -1,109 +1,21 @@
 // Runs the real `kiln` binary (KILN_BINARY) and checks what a user sees:
 // help text, a short training run, and clear errors for bad input.
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <fcntl.h>
-
-#include <filesystem>
 #include <functional>
-#include <fstream>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
 
-extern char** environ;
+#include "kiln_process.h"
 
 namespace {
 
-namespace fs = std::filesystem;
+using namespace kiln_it;
 
 const char* const kRealData = "/usr/share/datasets/fashion-mnist";
-
-struct Result {
-  int exit_code = -1;
-  bool crashed = false;  // killed by a signal
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-/// A fresh empty directory, removed when the object dies.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "kiln-cli-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-/// Runs KILN_BINARY with `args` (and `extra_env` "NAME=value" entries added to
-/// this process's environment), stdout and stderr captured through files.
-Result run_kiln(const std::vector<std::string>& args, const std::vector<std::string>& extra_env = {}) {
-  const TempDir io;
-  const fs::path out = io.path() / "stdout", err = io.path() / "stderr";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> argv_s = {KILN_BINARY};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s = extra_env;
-  std::vector<char*> env;
-  for (std::string& e : env_s) env.push_back(e.data());
-  for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
-  env.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, KILN_BINARY, &actions, nullptr, argv.data(), env.data());
-  posix_spawn_file_actions_destroy(&actions);
-  Result r;
-  if (rc != 0) {
-    ADD_FAILURE() << "posix_spawn(" << KILN_BINARY << ") failed: " << rc;
-    return r;
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  r.crashed = WIFSIGNALED(status);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-/// A clean failure: non-zero exit, no crash, one "error: ..." message that contains `needle`.
-void expect_clean_error(const Result& r, const std::string& needle) {
-  EXPECT_FALSE(r.crashed) << r.err;
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_EQ(r.err.rfind("error: ", 0), 0U) << "stderr: " << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << "expected '" << needle << "' in stderr: " << r.err;
-  EXPECT_EQ(r.err.find("terminate called"), std::string::npos) << r.err;
-}
 
 // ---- help and version ----------------------------------------------------------
 
@@ -190,10 +102,6 @@ void write_gz(const fs::path& p, const std::string& bytes) {
   ASSERT_NE(f, nullptr) << p;
   ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
   gzclose(f);
-}
-
-void write_raw(const fs::path& p, const std::string& bytes) {
-  std::ofstream(p, std::ios::binary) << bytes;
 }
 
 /// A tiny but valid Fashion-MNIST-shaped directory: n train and n test images.

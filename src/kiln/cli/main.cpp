@@ -33,7 +33,10 @@ int run(int argc, char** argv) {
   // Every option shows its default in --help.
   app.option_defaults()->always_capture_default();
   app.footer("Run 'kiln <command> --help' for one command's options.");
+  // train first: its options lead the top-level help.
   kiln::cli::add_train_command(app);
+  kiln::cli::add_tokenize_command(app);
+  kiln::cli::add_inspect_command(app);
 
   try {
     app.parse(argc, argv);
