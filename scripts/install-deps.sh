@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev     # JSON (safetensors headers, tokenizer.json, fixtures)
   libcli11-dev           # command line
   libgtest-dev libbenchmark-dev
+  clang lld libclang-rt-dev  # libFuzzer targets (fuzz/), built with clang + ASan/UBSan
   dataset-fashion-mnist  # default training data
 )
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite: installs dependencies, builds, runs every GoogleTest test via
 # CTest (unit + integration), then the unit tests again under
-# AddressSanitizer + UndefinedBehaviorSanitizer.
+# AddressSanitizer + UndefinedBehaviorSanitizer, then fuzzes every file parser
+# for a bounded time (fuzz/README.md says how to run the fuzzers longer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -16,4 +17,6 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_SANITIZE=ON -D
 cmake --build build-asan -j"$jobs" --target kiln_unit_tests
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs"
+echo "== fuzzing every parser (FUZZ_SECONDS per target, default 60)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-60}" fuzz/run.sh
 echo "== all tests passed"
