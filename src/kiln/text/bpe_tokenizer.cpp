@@ -27,6 +27,7 @@ struct BpeTokenizer::Piece {
 };
 
 struct BpeTokenizer::Scratch {
+  detail::WordCache* local_cache = nullptr;  // a batch worker's private cache (see encode_word)
   struct Sym {
     std::uint32_t id;
     std::int32_t prev;
@@ -253,7 +254,10 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<TokenId>& out,
     }
   }
   const std::uint64_t h = detail::WordCache::hash(word);
-  if (cache_->lookup(word, h, out)) return;
+  // A batch worker first asks its private cache: the shared one is then touched
+  // once per distinct word per worker, so threads do not contend on every word.
+  detail::WordCache& cache = s.local_cache != nullptr ? *s.local_cache : *cache_;
+  if (cache.lookup(word, h, out)) return;
   auto& ids = s.word_ids;
   ids.clear();
   bool done = false;
@@ -265,7 +269,7 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<TokenId>& out,
     }
   }
   if (!done) bpe(word, ids, s);
-  cache_->insert(word, h, ids);
+  cache.insert(word, h, ids);
   out.insert(out.end(), ids.begin(), ids.end());
 }
 
@@ -385,6 +389,8 @@ std::vector<std::vector<TokenId>> BpeTokenizer::encode_batch(std::span<const std
   // Exceptions must not leave a parallel_for body, so each item keeps its own.
   parallel_for(0, static_cast<std::int64_t>(texts.size()), 1, [&](std::int64_t b, std::int64_t e) {
     Scratch s;
+    detail::WordCache local;
+    s.local_cache = &local;
     for (std::int64_t i = b; i < e; ++i) {
       const auto k = static_cast<std::size_t>(i);
       try {
