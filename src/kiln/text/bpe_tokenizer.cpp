@@ -1,3 +1,4 @@
+#include <array>
 #include "kiln/text/bpe_tokenizer.h"
 
 #include <algorithm>
@@ -25,6 +26,9 @@ struct BpeTokenizer::Piece {
   std::size_t end;
   TokenId id;  // -1: ordinary text
 };
+
+// Words of at most this many bytes take the array path of BpeTokenizer::bpe.
+constexpr std::size_t kShortWord = 32;
 
 struct BpeTokenizer::Scratch {
   detail::WordCache* local_cache = nullptr;  // a batch worker's private cache (see encode_word)
@@ -211,6 +215,39 @@ void BpeTokenizer::bpe(std::string_view word, std::vector<TokenId>& out, Scratch
   }
   if (syms.empty()) return;
   syms.back().next = -1;
+
+  if (syms.size() <= kShortWord) {
+    // Almost every pre-token of real text is short: there, rescanning a small
+    // array for the lowest-ranked pair (leftmost on ties, GPT-2's rule) does
+    // fewer merge-table lookups than the heap below and no stale checks.
+    std::array<std::uint32_t, kShortWord> ids{}, ranks{}, merged{};
+    std::size_t n = syms.size();
+    for (std::size_t i = 0; i < n; ++i) ids[i] = syms[i].id;
+    auto rank_pair = [&](std::size_t i) {
+      const auto* m = merges_->find(ids[i], ids[i + 1]);
+      ranks[i] = m != nullptr ? m->rank : UINT32_MAX;
+      merged[i] = m != nullptr ? m->new_id : 0;
+    };
+    for (std::size_t i = 0; i + 1 < n; ++i) rank_pair(i);
+    while (n > 1) {
+      std::size_t best = 0;
+      for (std::size_t i = 1; i + 1 < n; ++i) {
+        if (ranks[i] < ranks[best]) best = i;
+      }
+      if (ranks[best] == UINT32_MAX) break;
+      ids[best] = merged[best];
+      for (std::size_t j = best + 1; j + 1 < n; ++j) {
+        ids[j] = ids[j + 1];
+        ranks[j] = ranks[j + 1];
+        merged[j] = merged[j + 1];
+      }
+      --n;
+      if (best > 0) rank_pair(best - 1);
+      if (best + 1 < n) rank_pair(best);
+    }
+    for (std::size_t i = 0; i < n; ++i) out.push_back(ids[i]);
+    return;
+  }
 
   auto push_candidate = [&](std::int32_t pos) {
     const std::int32_t nxt = syms[static_cast<std::size_t>(pos)].next;
