@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh -DKILN_BUILD_BENCH=OFF
+scripts/build.sh --target kiln
 exec build/src/kiln train "$@"

@@ -1,21 +1,13 @@
 // Elementwise ops: broadcasting, dtype/device checks, and their gradients.
 #include "kiln/ops/kernels.h"
+#include "kiln/ops/op_checks.h"
 #include "kiln/ops/ops.h"
 
 namespace kiln {
 
 namespace {
 
-void check_pair(const Tensor& a, const Tensor& b, const char* op) {
-  if (!a.defined() || !b.defined()) throw Error(std::string(op) + ": undefined operand");
-  if (a.dtype() != b.dtype()) {
-    throw Error(std::string(op) + ": dtype mismatch between " + a.str() + " and " + b.str());
-  }
-  if (a.device() != b.device()) {
-    throw Error(std::string(op) + ": operands on different devices: " + a.str() + " on " + a.device().str() +
-                ", " + b.str() + " on " + b.device().str());
-  }
-}
+void check_pair(const Tensor& a, const Tensor& b, const char* op) { detail::check_same_kind(a, b, op); }
 
 // A broadcast view made without recording (the op records its own backward).
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {

@@ -4,6 +4,7 @@
 
 #include "kiln/ops/index_util.h"
 #include "kiln/ops/kernels.h"
+#include "kiln/ops/op_checks.h"
 #include "kiln/ops/ops.h"
 
 namespace kiln {
@@ -35,15 +36,7 @@ std::optional<std::int64_t> find_out_of_range(const Tensor& index, std::int64_t 
 
 namespace {
 
-void check_same_kind(const Tensor& a, const Tensor& b, const char* op) {
-  if (a.dtype() != b.dtype()) {
-    throw Error(std::string(op) + ": dtype mismatch between " + a.str() + " and " + b.str());
-  }
-  if (a.device() != b.device()) {
-    throw Error(std::string(op) + ": tensors on different devices: " + a.str() + " on " + a.device().str() + ", " +
-                b.str() + " on " + b.device().str());
-  }
-}
+using detail::check_same_kind;
 
 // Moving `dim` to the front with one transpose; its own inverse.
 Tensor front(const Tensor& x, std::int64_t dim) { return dim == 0 ? x : transpose(x, 0, dim); }

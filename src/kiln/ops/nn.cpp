@@ -5,26 +5,19 @@
 
 #include "kiln/ops/index_util.h"
 #include "kiln/ops/kernels.h"
+#include "kiln/ops/op_checks.h"
 #include "kiln/ops/ops.h"
 
 namespace kiln {
 
 namespace {
 
+using detail::check_same_kind;
+
 void check_floating(const Tensor& x, const char* op, const char* role) {
   if (!x.defined()) throw Error(std::string(op) + ": " + role + " is undefined");
   if (!is_floating(x.dtype())) {
     throw Error(std::string(op) + ": " + role + " must be a floating-point tensor, got " + x.str());
-  }
-}
-
-void check_same_kind(const Tensor& a, const Tensor& b, const char* op) {
-  if (a.dtype() != b.dtype()) {
-    throw Error(std::string(op) + ": dtype mismatch between " + a.str() + " and " + b.str());
-  }
-  if (a.device() != b.device()) {
-    throw Error(std::string(op) + ": tensors on different devices: " + a.str() + " on " + a.device().str() + ", " +
-                b.str() + " on " + b.device().str());
   }
 }
 
