@@ -2,6 +2,7 @@
 // Shared by the fuzz targets: the readers under test take file paths, so each
 // input is written to an in-memory file (memfd) and opened by its /proc path.
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -36,11 +37,31 @@ class MemFile {
     }
     return path_;
   }
+  /// The path to open, without touching the contents.
+  const std::string& path() const { return path_; }
 
  private:
   int fd_;
   std::string path_;
 };
+
+/// The repository's tests/fixtures directory: $KILN_FUZZ_FIXTURES (fuzz/run.sh
+/// sets it), else ../tests/fixtures beside the executable's directory (build-fuzz/
+/// in the repository root). Aborts with a message when neither exists.
+inline std::string fixtures_dir() {
+  if (const char* env = std::getenv("KILN_FUZZ_FIXTURES"); env != nullptr && *env != '\0') return env;
+  char exe[4096];
+  const ::ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n > 0) {
+    std::string dir(exe, static_cast<std::size_t>(n));
+    dir.resize(dir.rfind('/') + 1);
+    dir += "../tests/fixtures";
+    struct ::stat st {};
+    if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return dir;
+  }
+  std::fprintf(stderr, "fuzz: cannot find tests/fixtures: set KILN_FUZZ_FIXTURES to its path\n");
+  std::abort();
+}
 
 /// Stops the run with a message: libFuzzer reports it as a crash and saves the input.
 [[noreturn]] inline void finding(const char* what) {

@@ -15,7 +15,8 @@ jobs="$(nproc)"
 cmake -S fuzz -B build-fuzz -DCMAKE_CXX_COMPILER="${FUZZ_CXX:-clang++}" >/dev/null
 cmake --build build-fuzz -j"$jobs"
 
-targets="${FUZZ_TARGETS:-fuzz_gguf fuzz_safetensors fuzz_idx fuzz_idx_gzip fuzz_fortunes fuzz_csv fuzz_jsonl}"
+targets="${FUZZ_TARGETS:-fuzz_gguf fuzz_safetensors fuzz_idx fuzz_idx_gzip fuzz_fortunes fuzz_csv fuzz_jsonl
+  fuzz_bpe_roundtrip fuzz_bpe_files fuzz_wordpiece fuzz_keras fuzz_gguf_vocab}"
 parallel="${FUZZ_JOBS:-$jobs}"  # targets fuzzed at once (each uses one core)
 
 # Runs one target; its status lands in build-fuzz/logs/<target>.status.
@@ -25,7 +26,8 @@ run_target() {
   local args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
               -artifact_prefix="build-fuzz/artifacts/$t/")
   [[ -f "fuzz/dict/$t.dict" ]] && args+=(-dict="fuzz/dict/$t.dict")
-  if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  if KILN_FUZZ_FIXTURES="$PWD/tests/fixtures" \
+      ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       "build-fuzz/$t" "${args[@]}" "build-fuzz/corpus/$t" "fuzz/corpus/$t" >"build-fuzz/logs/$t.log" 2>&1; then
     echo ok >"build-fuzz/logs/$t.status"
   else

@@ -16,8 +16,9 @@ using nlohmann::json;
 json parse_json(const std::string& path, const std::string& text) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
-    // nlohmann's message already names the line and column.
+  } catch (const json::exception& e) {
+    // Syntax errors (parse_error) and numbers too large for a double
+    // (out_of_range 406); nlohmann's message names the place.
     throw Error(path + ": invalid JSON: " + e.what());
   }
 }

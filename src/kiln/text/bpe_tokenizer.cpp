@@ -68,6 +68,16 @@ BpeTokenizer::BpeTokenizer(const BpeModel& model, const std::string& source)
   };
   for (const auto& [tok, id] : model.vocab) check_range(id, "token " + in_quotes(tok));
   for (const auto& a : model.added_tokens) check_range(a.id, "added token " + in_quotes(a.content));
+  // Ids index dense tables (about 70 bytes per id), so a tiny file with one
+  // huge id would allocate gigabytes. Real vocabularies are dense; allow a
+  // generous number of unused ids and refuse the rest.
+  constexpr std::size_t kMaxUnusedIds = std::size_t{1} << 20;
+  const std::size_t entries = model.vocab.size() + model.added_tokens.size();
+  if (static_cast<std::size_t>(max_id + 1) > entries + kMaxUnusedIds) {
+    throw Error(source + ": id " + std::to_string(max_id) + " is far beyond the " + std::to_string(entries) +
+                " tokens of the vocabulary (kiln stores ids densely and accepts at most " +
+                std::to_string(kMaxUnusedIds) + " unused ids)");
+  }
 
   const auto n = static_cast<std::size_t>(max_id + 1);
   tokens_.assign(n, std::string());
@@ -133,7 +143,9 @@ BpeTokenizer::BpeTokenizer(const BpeModel& model, const std::string& source)
   merge_list_.reserve(model.merges.size());
   std::string joined;
   for (std::size_t rank = 0; rank < model.merges.size(); ++rank) {
-    const auto& [a, b] = model.merges[rank];
+    // Not a structured binding: clang before 16 (the fuzz build) cannot capture one in a lambda.
+    const std::string& a = model.merges[rank].first;
+    const std::string& b = model.merges[rank].second;
     auto id_of = [&](const std::string& tok) {
       const auto it = model_ids.find(tok);
       if (it == model_ids.end()) {

@@ -14,6 +14,11 @@
 #include <utility>
 #include <vector>
 
+namespace kiln::io {
+class GgufFile;
+struct GgufValue;
+}  // namespace kiln::io
+
 namespace kiln::text {
 
 using TokenId = std::int64_t;
@@ -94,6 +99,23 @@ class BpeTokenizer {
   /// A Hugging Face tokenizer.json with a BPE model and ByteLevel pre-tokenizer.
   /// Merges may be "a b" strings or ["a", "b"] pairs.
   static BpeTokenizer from_tokenizer_json(const std::string& path);
+  /// The vocabulary a llama.cpp GGUF file stores under tokenizer.ggml.*, when it
+  /// is a byte-level BPE one: tokenizer.ggml.model "gpt2" with a pre-tokenizer
+  /// (tokenizer.ggml.pre) that llama.cpp splits with GPT-2's pattern ("gpt-2",
+  /// "phi-2", "roberta-bpe", ...). Tokens are taken in id order with their
+  /// token_type: NORMAL and UNKNOWN tokens form the vocabulary, CONTROL tokens
+  /// are also special added tokens (matched only where allowed, like
+  /// <|endoftext|>), USER_DEFINED tokens are non-special added tokens and
+  /// UNUSED ids are left empty. tokenizer.ggml.add_space_prefix sets
+  /// add_prefix_space. BOS/EOS ids are not part of the tokenizer: read
+  /// tokenizer.ggml.bos_token_id / eos_token_id from the file. Throws
+  /// kiln::Error naming the file and key when the metadata is missing, of the
+  /// wrong type, or describes another kind of tokenizer.
+  static BpeTokenizer from_gguf(const io::GgufFile& file);
+  /// from_gguf for metadata already read (e.g. parse_gguf's header);
+  /// `source` names it in errors.
+  static BpeTokenizer from_gguf_metadata(const std::vector<std::pair<std::string, io::GgufValue>>& metadata,
+                                         const std::string& source);
   /// Writes a Hugging Face tokenizer.json that from_tokenizer_json and
   /// Hugging Face tokenizers both load back to the same tokenizer.
   void save_tokenizer_json(const std::string& path) const;
