@@ -19,6 +19,6 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-
 cmake --build build-asan -j"$jobs" --target kiln_unit_tests
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs"
-echo "== fuzzing every parser (FUZZ_SECONDS per target, default 45, one target per core)"
-FUZZ_SECONDS="${FUZZ_SECONDS:-45}" fuzz/run.sh
+echo "== fuzzing every parser (FUZZ_SECONDS per target, default 30, one target per core)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}" fuzz/run.sh
 echo "== all tests passed"

@@ -1,7 +1,8 @@
-#include <array>
 #include "kiln/text/bpe_tokenizer.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <exception>
 #include <limits>
 
@@ -435,12 +436,16 @@ std::vector<std::vector<TokenId>> BpeTokenizer::encode_batch(std::span<const std
   check_allowed(allowed, added_);
   std::vector<std::vector<TokenId>> out(texts.size());
   std::vector<std::exception_ptr> errors(texts.size());
-  // Exceptions must not leave a parallel_for body, so each item keeps its own.
-  parallel_for(0, static_cast<std::int64_t>(texts.size()), 1, [&](std::int64_t b, std::int64_t e) {
+  // Workers take texts one at a time from a shared counter, so uneven texts
+  // still balance. Exceptions must not leave a parallel_for body, so each
+  // item keeps its own.
+  const auto n = static_cast<std::int64_t>(texts.size());
+  std::atomic<std::int64_t> next{0};
+  parallel_for(0, std::min<std::int64_t>(n, num_threads()), 1, [&](std::int64_t, std::int64_t) {
     Scratch s;
     detail::WordCache local;
     s.local_cache = &local;
-    for (std::int64_t i = b; i < e; ++i) {
+    for (std::int64_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
       const auto k = static_cast<std::size_t>(i);
       try {
         out[k].reserve(texts[k].size() / 3 + 4);
