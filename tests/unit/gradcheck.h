@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "kiln/ops/ops.h"
@@ -79,6 +80,23 @@ inline Tensor make_input(const Shape& shape, Generator& gen, Layout layout = Lay
   Tensor leaf = t.detach();
   leaf.set_requires_grad(true);
   return leaf;
+}
+
+/// Runs f and returns the message of the kiln::Error it throws (a test failure if none).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a kiln::Error";
+  return "";
+}
+
+/// Expects every part to appear in msg.
+inline void expect_contains(const std::string& msg, std::initializer_list<const char*> parts) {
+  for (const char* p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
 }
 
 }  // namespace kiln::test

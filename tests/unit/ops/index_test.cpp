@@ -31,21 +31,8 @@ Tensor random_index(Generator& gen, std::int64_t n, std::int64_t size, const Sha
   return Tensor::from_vector(v, shape.empty() ? Shape{n} : shape);
 }
 
-// Runs f and returns the message of the kiln::Error it throws.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
-
-void expect_contains(const std::string& msg, std::initializer_list<const char*> parts) {
-  for (const char* p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-}
+using test::error_of;
+using test::expect_contains;
 
 // ---- concat / stack -----------------------------------------------------------------
 TEST(Concat, GradientsOverRandomShapesDimsAndLayouts) {

@@ -27,20 +27,8 @@ Shape random_shape(Generator& gen, std::int64_t ndim, std::int64_t lo = 1, std::
   return s;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
-
-void expect_contains(const std::string& msg, std::initializer_list<const char*> parts) {
-  for (const char* p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-}
+using test::error_of;
+using test::expect_contains;
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
