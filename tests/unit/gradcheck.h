@@ -99,4 +99,19 @@ inline void expect_contains(const std::string& msg, std::initializer_list<const 
   for (const char* p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
 }
 
+/// Every layout make_input can produce, for loops over non-contiguous inputs.
+inline constexpr Layout kLayouts[] = {Layout::contiguous, Layout::transposed, Layout::sliced};
+
+/// A uniform integer in [lo, hi].
+inline std::int64_t pick(Generator& gen, std::int64_t lo, std::int64_t hi) {
+  return lo + static_cast<std::int64_t>(gen.next_below(static_cast<std::uint64_t>(hi - lo + 1)));
+}
+
+/// A random shape of `ndim` dims, each in [lo, hi].
+inline Shape random_shape(Generator& gen, std::int64_t ndim, std::int64_t lo = 1, std::int64_t hi = 4) {
+  Shape s;
+  for (std::int64_t i = 0; i < ndim; ++i) s.push_back(pick(gen, lo, hi));
+  return s;
+}
+
 }  // namespace kiln::test

@@ -15,17 +15,9 @@ using test::Layout;
 using test::make_input;
 
 constexpr double kTol = 1e-6;
-constexpr Layout kLayouts[] = {Layout::contiguous, Layout::transposed, Layout::sliced};
-
-std::int64_t pick(Generator& gen, std::int64_t lo, std::int64_t hi) {
-  return lo + static_cast<std::int64_t>(gen.next_below(static_cast<std::uint64_t>(hi - lo + 1)));
-}
-
-Shape random_shape(Generator& gen, std::int64_t ndim, std::int64_t lo = 1, std::int64_t hi = 4) {
-  Shape s;
-  for (std::int64_t i = 0; i < ndim; ++i) s.push_back(pick(gen, lo, hi));
-  return s;
-}
+using test::kLayouts;
+using test::pick;
+using test::random_shape;
 
 using test::error_of;
 using test::expect_contains;
