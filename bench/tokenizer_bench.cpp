@@ -1,10 +1,17 @@
 // GPT-2 encoding throughput of kiln's byte-level BPE on one text file.
-// Used by bench/tokenizer_throughput.sh; prints one line:
+// Used by bench/tokenizer_throughput.sh; prints one line per thread count:
 //   kiln threads=T bytes=B tokens=N runs=R median_mb_s=X min_mb_s=Y max_mb_s=Z cache=cold|warm
+// and, when several thread counts are given, one line per further count:
+//   kiln_scaling threads=T over=T0 median_ratio=Q min_ratio=.. max_ratio=..
 // MB is 10^6 bytes. Each run encodes the whole text with
 // kiln::text::encode_texts_parallel (the text cut at token-safe places, the
 // pieces spread over T threads); before timing, the ids are checked against a
 // plain single-threaded encode of the whole text.
+//
+// With --threads 1,2 the runs alternate (1, 2, 1, 2, ...) in one process, and
+// each ratio compares the two runs of one round: this machine's speed drifts
+// by tens of percent from minute to minute (a shared host), and separate
+// processes minutes apart would measure the drift, not the scaling.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -26,7 +33,7 @@ namespace {
 struct Args {
   std::string text;
   std::string gpt2_dir = "tests/fixtures/text";
-  int threads = 1;
+  std::vector<int> threads = {1};
   int repeat = 5;
   bool warm = false;  // keep the word cache between runs
   std::string ids_out;  // write the ids here, space-separated on one line
@@ -34,9 +41,27 @@ struct Args {
 
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "error: " << problem << "\n"
-            << "usage: bench_tokenizer --text FILE [--gpt2-dir DIR (tests/fixtures/text)] [--threads N (1)]\n"
+            << "usage: bench_tokenizer --text FILE [--gpt2-dir DIR (tests/fixtures/text)] [--threads N[,N...] (1)]\n"
             << "                       [--repeat N (5)] [--warm-cache] [--ids-out FILE]\n";
   std::exit(2);
+}
+
+std::vector<int> parse_counts(const std::string& list) {
+  std::vector<int> counts;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    char* end = nullptr;
+    const long n = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || n < 1 || n > 1024) usage("--threads: '" + item + "' is not a thread count");
+    counts.push_back(static_cast<int>(n));
+  }
+  if (counts.empty()) usage("--threads needs at least one count");
+  return counts;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
 Args parse(int argc, char** argv) {
@@ -49,14 +74,14 @@ Args parse(int argc, char** argv) {
     };
     if (k == "--text") a.text = value();
     else if (k == "--gpt2-dir") a.gpt2_dir = value();
-    else if (k == "--threads") a.threads = std::atoi(value().c_str());
+    else if (k == "--threads") a.threads = parse_counts(value());
     else if (k == "--repeat") a.repeat = std::atoi(value().c_str());
     else if (k == "--warm-cache") a.warm = true;
     else if (k == "--ids-out") a.ids_out = value();
     else usage("unknown argument " + k);
   }
   if (a.text.empty()) usage("--text is required");
-  if (a.threads < 1 || a.repeat < 1) usage("--threads and --repeat must be at least 1");
+  if (a.repeat < 1) usage("--repeat must be at least 1");
   return a;
 }
 
@@ -73,7 +98,6 @@ std::string slurp(const std::string& path) {
 int main(int argc, char** argv) {
   try {
     const Args a = parse(argc, argv);
-    kiln::set_num_threads(a.threads);
     const kiln::text::BpeTokenizer tok =
         kiln::text::BpeTokenizer::from_gpt2_files(a.gpt2_dir + "/encoder.json", a.gpt2_dir + "/vocab.bpe");
     const std::string text = slurp(a.text);
@@ -81,9 +105,12 @@ int main(int argc, char** argv) {
 
     // Correctness first (untimed): the parallel path must give the plain ids.
     const std::vector<kiln::text::TokenId> reference = tok.encode(text);
-    if (kiln::text::encode_texts_parallel(tok, docs)[0] != reference) {
-      std::cerr << "error: parallel encoding differs from a plain encode of " << a.text << "\n";
-      return 1;
+    for (const int t : a.threads) {
+      kiln::set_num_threads(t);
+      if (kiln::text::encode_texts_parallel(tok, docs)[0] != reference) {
+        std::cerr << "error: parallel encoding on " << t << " threads differs from a plain encode of " << a.text << "\n";
+        return 1;
+      }
     }
 
     if (!a.ids_out.empty()) {
@@ -93,21 +120,31 @@ int main(int argc, char** argv) {
       if (!out) throw std::runtime_error(a.ids_out + ": cannot write");
     }
 
-    std::vector<double> mb_s;
-    std::size_t tokens = 0;
+    std::vector<std::vector<double>> mb_s(a.threads.size());
     for (int r = 0; r < a.repeat; ++r) {
-      if (!a.warm) tok.clear_cache();
-      const auto t0 = std::chrono::steady_clock::now();
-      const auto ids = kiln::text::encode_texts_parallel(tok, docs);
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      tokens = ids[0].size();
-      mb_s.push_back(static_cast<double>(text.size()) / 1e6 / s);
+      for (std::size_t k = 0; k < a.threads.size(); ++k) {
+        kiln::set_num_threads(a.threads[k]);
+        if (!a.warm) tok.clear_cache();
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto ids = kiln::text::encode_texts_parallel(tok, docs);
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (ids[0].size() != reference.size()) throw std::runtime_error("token count changed between runs");
+        mb_s[k].push_back(static_cast<double>(text.size()) / 1e6 / s);
+      }
     }
-    std::sort(mb_s.begin(), mb_s.end());
-    const double median = mb_s.size() % 2 ? mb_s[mb_s.size() / 2]
-                                          : 0.5 * (mb_s[mb_s.size() / 2 - 1] + mb_s[mb_s.size() / 2]);
-    std::printf("kiln threads=%d bytes=%zu tokens=%zu runs=%d median_mb_s=%.3f min_mb_s=%.3f max_mb_s=%.3f cache=%s\n",
-                a.threads, text.size(), tokens, a.repeat, median, mb_s.front(), mb_s.back(), a.warm ? "warm" : "cold");
+    for (std::size_t k = 0; k < a.threads.size(); ++k) {
+      const auto [lo, hi] = std::minmax_element(mb_s[k].begin(), mb_s[k].end());
+      std::printf("kiln threads=%d bytes=%zu tokens=%zu runs=%d median_mb_s=%.3f min_mb_s=%.3f max_mb_s=%.3f cache=%s\n",
+                  a.threads[k], text.size(), reference.size(), a.repeat, median(mb_s[k]), *lo, *hi,
+                  a.warm ? "warm" : "cold");
+    }
+    for (std::size_t k = 1; k < a.threads.size(); ++k) {
+      std::vector<double> ratio;
+      for (int r = 0; r < a.repeat; ++r) ratio.push_back(mb_s[k][r] / mb_s[0][r]);
+      const auto [lo, hi] = std::minmax_element(ratio.begin(), ratio.end());
+      std::printf("kiln_scaling threads=%d over=%d median_ratio=%.3f min_ratio=%.3f max_ratio=%.3f\n", a.threads[k],
+                  a.threads[0], median(ratio), *lo, *hi);
+    }
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

@@ -9,7 +9,10 @@
 # the full 4.8 MB) concatenated into a temporary file, or FILE with --input;
 # --max-bytes cuts it (for a quick check that the script works). Each program
 # encodes the whole text N times (default 5) and reports the median MB/s
-# (MB = 10^6 bytes of input). kiln's word cache is cleared before every run
+# (MB = 10^6 bytes of input). kiln's runs alternate 1 and 2 threads in one
+# process and the 2-thread speed-up is the median over rounds of the ratio of
+# a round's two runs (the machine's speed drifts; alternating cancels it).
+# kiln's word cache is cleared before every run
 # (js-tiktoken has none); kiln's ids are checked against a plain encode and
 # compared with js-tiktoken's, token for token.
 #
@@ -71,8 +74,11 @@ echo "text: $source_desc, $bytes bytes; $repeat runs each; $(nproc) CPU cores" >
 
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
 
-k1=$("$bench_bin" --text "$corpus" --gpt2-dir "$fixtures" --threads 1 --repeat "$repeat" --ids-out "$tmp/kiln.ids")
-k2=$("$bench_bin" --text "$corpus" --gpt2-dir "$fixtures" --threads 2 --repeat "$repeat")
+# One process, runs alternating 1 and 2 threads (see bench/tokenizer_bench.cpp).
+kiln_out=$("$bench_bin" --text "$corpus" --gpt2-dir "$fixtures" --threads 1,2 --repeat "$repeat" --ids-out "$tmp/kiln.ids")
+k1=$(grep '^kiln threads=1 ' <<<"$kiln_out")
+k2=$(grep '^kiln threads=2 ' <<<"$kiln_out")
+scaling=$(grep '^kiln_scaling ' <<<"$kiln_out")
 js=$(node bench/js_tiktoken_bench.mjs --text "$corpus" --repeat "$repeat" --jstok "$jstok" --ids-out "$tmp/js.ids")
 
 printf '\n%-14s %7s %12s %12s %12s %10s\n' implementation threads "median MB/s" "min MB/s" "max MB/s" tokens
@@ -81,6 +87,10 @@ for line in "$k1" "$k2" "$js"; do
     "$(field min_mb_s "$line")" "$(field max_mb_s "$line")" "$(field tokens "$line")"
 done
 echo "js-tiktoken $(field version "$js"), node $(node --version)"
+echo "kiln 2 threads over 1 thread, per round: median $(field median_ratio "$scaling")x" \
+  "(min $(field min_ratio "$scaling"), max $(field max_ratio "$scaling"))"
+k1_median=$(field median_mb_s "$k1") js_median=$(field median_mb_s "$js")
+echo "kiln 1 thread over js-tiktoken: $(awk -v a="$k1_median" -v b="$js_median" 'BEGIN { printf "%.1f", a / b }')x"
 
 t1=$(field tokens "$k1") t2=$(field tokens "$k2") tj=$(field tokens "$js")
 if [[ $t1 == "$t2" && $t1 == "$tj" ]] && cmp -s "$tmp/kiln.ids" "$tmp/js.ids"; then

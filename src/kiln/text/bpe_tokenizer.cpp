@@ -32,7 +32,8 @@ struct BpeTokenizer::Piece {
 constexpr std::size_t kShortWord = 32;
 
 struct BpeTokenizer::Scratch {
-  detail::WordCache* local_cache = nullptr;  // a batch worker's private cache (see encode_word)
+  detail::WordCache* cache = nullptr;  // the table this encode call holds (see WordCacheHolder)
+  detail::WordCache::Writer writer;    // this thread's insert state for that table
   struct Sym {
     std::uint32_t id;
     std::int32_t prev;
@@ -55,7 +56,7 @@ struct BpeTokenizer::Scratch {
 
 BpeTokenizer::BpeTokenizer(const BpeModel& model, const std::string& source)
     : merges_(std::make_unique<detail::PairMap>()),
-      cache_(std::make_unique<detail::WordCache>()),
+      cache_(std::make_unique<detail::WordCacheHolder>()),
       added_(model.added_tokens),
       options_(model.options) {
   constexpr TokenId kMaxId = std::numeric_limits<std::int32_t>::max() - 1;
@@ -304,9 +305,7 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<TokenId>& out,
     }
   }
   const std::uint64_t h = detail::WordCache::hash(word);
-  // A batch worker first asks its private cache: the shared one is then touched
-  // once per distinct word per worker, so threads do not contend on every word.
-  detail::WordCache& cache = s.local_cache != nullptr ? *s.local_cache : *cache_;
+  detail::WordCache& cache = *s.cache;
   if (cache.lookup(word, h, out)) return;
   auto& ids = s.word_ids;
   ids.clear();
@@ -319,7 +318,7 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<TokenId>& out,
     }
   }
   if (!done) bpe(word, ids, s);
-  cache.insert(word, h, ids);
+  cache.insert(word, h, ids, s.writer);
   out.insert(out.end(), ids.begin(), ids.end());
 }
 
@@ -424,7 +423,9 @@ void check_allowed(const AllowedSpecial& allowed, const std::vector<AddedToken>&
 
 std::vector<TokenId> BpeTokenizer::encode(std::string_view text, const AllowedSpecial& allowed) const {
   check_allowed(allowed, added_);
+  const std::shared_ptr<detail::WordCache> cache = cache_->acquire();
   Scratch s;
+  s.cache = cache.get();
   std::vector<TokenId> out;
   out.reserve(text.size() / 3 + 4);
   encode_into(text, allowed, out, s);
@@ -432,6 +433,12 @@ std::vector<TokenId> BpeTokenizer::encode(std::string_view text, const AllowedSp
 }
 
 std::vector<std::vector<TokenId>> BpeTokenizer::encode_batch(std::span<const std::string> texts,
+                                                             const AllowedSpecial& allowed) const {
+  const std::vector<std::string_view> views(texts.begin(), texts.end());
+  return encode_batch(std::span<const std::string_view>(views), allowed);
+}
+
+std::vector<std::vector<TokenId>> BpeTokenizer::encode_batch(std::span<const std::string_view> texts,
                                                              const AllowedSpecial& allowed) const {
   check_allowed(allowed, added_);
   std::vector<std::vector<TokenId>> out(texts.size());
@@ -441,15 +448,21 @@ std::vector<std::vector<TokenId>> BpeTokenizer::encode_batch(std::span<const std
   // item keeps its own.
   const auto n = static_cast<std::int64_t>(texts.size());
   std::atomic<std::int64_t> next{0};
+  // One cache table for all workers: a word merged by one is a lookup for the other.
+  const std::shared_ptr<detail::WordCache> cache = cache_->acquire();
   parallel_for(0, std::min<std::int64_t>(n, num_threads()), 1, [&](std::int64_t, std::int64_t) {
     Scratch s;
-    detail::WordCache local;
-    s.local_cache = &local;
+    s.cache = cache.get();
     for (std::int64_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
       const auto k = static_cast<std::size_t>(i);
       try {
-        out[k].reserve(texts[k].size() / 3 + 4);
-        encode_into(texts[k], allowed, out[k], s);
+        // Encoded into a local vector, not into out[k]: neighbouring vector
+        // headers share a cache line, and two workers appending to out[k] and
+        // out[k + 1] would bounce it between cores on every token.
+        std::vector<TokenId> ids;
+        ids.reserve(texts[k].size() / 3 + 4);
+        encode_into(texts[k], allowed, ids, s);
+        out[k] = std::move(ids);
       } catch (...) {
         errors[k] = std::current_exception();
       }

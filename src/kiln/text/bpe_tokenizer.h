@@ -26,6 +26,7 @@ using TokenId = std::int64_t;
 namespace detail {
 class PairMap;
 class WordCache;
+class WordCacheHolder;
 /// Lets unordered maps keyed by std::string be searched with a string_view.
 struct StringHash {
   using is_transparent = void;
@@ -125,6 +126,8 @@ class BpeTokenizer {
   /// Encodes many texts on kiln's worker threads; result i belongs to texts[i].
   std::vector<std::vector<TokenId>> encode_batch(std::span<const std::string> texts,
                                                  const AllowedSpecial& allowed = AllowedSpecial::none()) const;
+  std::vector<std::vector<TokenId>> encode_batch(std::span<const std::string_view> texts,
+                                                 const AllowedSpecial& allowed = AllowedSpecial::none()) const;
   /// Bytes of the concatenated tokens; decode(encode(t)) == t for every byte string t.
   std::string decode(std::span<const TokenId> ids, bool skip_special = false) const;
 
@@ -138,6 +141,7 @@ class BpeTokenizer {
   /// The model this tokenizer was built from (vocab in id order, merges in rank order).
   BpeModel model() const;
   /// Drops the per-word cache (it is bounded, so this is only needed to free memory).
+  /// Safe while other threads encode: they finish with the table they hold.
   void clear_cache() const;
 
  private:
@@ -156,7 +160,7 @@ class BpeTokenizer {
   std::vector<std::uint8_t> id_kind_;    // 0 unused, 1 model vocab, 2 added only, 3 both
   std::vector<std::pair<std::uint32_t, std::uint32_t>> merge_list_;  // rank -> pair of ids
   std::unique_ptr<detail::PairMap> merges_;
-  std::unique_ptr<detail::WordCache> cache_;
+  std::unique_ptr<detail::WordCacheHolder> cache_;
   std::unordered_map<std::string, TokenId, detail::StringHash, std::equal_to<>> token_ids_;
   std::vector<AddedToken> added_;
   std::array<std::int64_t, 256> byte_ids_{};  // byte -> id of its single-byte token, -1 if none

@@ -1,6 +1,9 @@
 #include "kiln/text/parallel_encode.h"
 
 #include <algorithm>
+#include <cstdint>
+
+#include "kiln/core/parallel.h"
 
 namespace kiln::text {
 namespace {
@@ -50,32 +53,45 @@ std::vector<std::vector<TokenId>> encode_texts_parallel(const BpeTokenizer& toke
                                                          const std::vector<std::string_view>& texts,
                                                          const AllowedSpecial& allowed, std::size_t piece_bytes) {
   const bool cut = cutting_preserves_tokens(tokenizer, allowed);
-  std::vector<std::string> pieces;
-  std::vector<std::size_t> owner;  // piece -> index in texts
+  std::vector<std::string_view> pieces;
+  std::vector<std::size_t> first_piece(texts.size() + 1);  // text t owns pieces [first_piece[t], first_piece[t + 1])
   for (std::size_t t = 0; t < texts.size(); ++t) {
+    first_piece[t] = pieces.size();
     if (!cut) {
-      pieces.emplace_back(texts[t]);
-      owner.push_back(t);
+      pieces.push_back(texts[t]);
       continue;
     }
-    for (const std::string_view p : split_for_encoding(texts[t], piece_bytes)) {
-      pieces.emplace_back(p);
-      owner.push_back(t);
-    }
+    for (const std::string_view p : split_for_encoding(texts[t], piece_bytes)) pieces.push_back(p);
   }
-  std::vector<std::vector<TokenId>> piece_ids = tokenizer.encode_batch(pieces, allowed);
-  pieces.clear();
-  pieces.shrink_to_fit();
+  first_piece[texts.size()] = pieces.size();
+  std::vector<std::vector<TokenId>> piece_ids = tokenizer.encode_batch(std::span<const std::string_view>(pieces), allowed);
 
+  // Joining is a copy of every id: done on the worker threads too, or this
+  // serial tail would eat a good part of what the parallel encode gained.
   std::vector<std::vector<TokenId>> out(texts.size());
-  for (std::size_t i = 0; i < piece_ids.size(); ++i) {
-    std::vector<TokenId>& dst = out[owner[i]];
-    if (dst.empty()) {
-      dst = std::move(piece_ids[i]);
-    } else {
-      dst.insert(dst.end(), piece_ids[i].begin(), piece_ids[i].end());
+  std::vector<std::size_t> offset(pieces.size());
+  for (std::size_t t = 0; t < texts.size(); ++t) {
+    const std::size_t b = first_piece[t], e = first_piece[t + 1];
+    if (e - b == 1) {
+      out[t] = std::move(piece_ids[b]);
+      continue;
     }
+    std::size_t total = 0;
+    for (std::size_t i = b; i < e; ++i) {
+      offset[i] = total;
+      total += piece_ids[i].size();
+    }
+    out[t].resize(total);
   }
+  parallel_for(0, static_cast<std::int64_t>(pieces.size()), 1, [&](std::int64_t b, std::int64_t e) {
+    for (auto i = static_cast<std::size_t>(b); i < static_cast<std::size_t>(e); ++i) {
+      const std::vector<TokenId>& src = piece_ids[i];
+      if (src.empty()) continue;  // also the pieces moved out above
+      const auto t = static_cast<std::size_t>(
+          std::upper_bound(first_piece.begin(), first_piece.end(), i) - first_piece.begin() - 1);
+      std::copy(src.begin(), src.end(), out[t].begin() + static_cast<std::ptrdiff_t>(offset[i]));
+    }
+  });
   return out;
 }
 

@@ -2,13 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <cstdio>
+#include <atomic>
 #include <fstream>
 #include <functional>
-#include <iterator>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kiln/core/error.h"
@@ -202,26 +201,41 @@ TEST(BpeTokenizerJson, ErrorsNameFileAndLine) {
 namespace kiln::text {
 namespace {
 
-// Throughput check on the English fortune files (~4.8 MB after repetition).
-// Disabled by default: timings are only meaningful on an otherwise idle
-// machine. Run with --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'.
-TEST(Gpt2Bpe, DISABLED_Throughput) {
-  std::string corpus;
-  for (const char* name : {"fortunes", "computers", "literature", "people", "science", "wisdom", "work",
-                           "humorists", "politics", "definitions", "miscellaneous", "zippy", "startrek"}) {
-    std::ifstream in(std::string("/usr/share/games/fortunes/") + name, std::ios::binary);
-    corpus.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+// The word cache is shared by every thread that encodes with one tokenizer;
+// clear_cache() may run meanwhile. Every result must still be exact.
+TEST(Gpt2Bpe, ConcurrentEncodesAndCacheClearsAgree) {
+  const auto cases = read_jsonl(fixture("gpt2_tokenizer_cases.jsonl"));
+  std::vector<std::string> texts;
+  std::vector<std::vector<TokenId>> expected;
+  for (const auto& c : cases) {
+    texts.push_back(c["text"].get<std::string>());
+    expected.push_back(c["ids"].get<std::vector<TokenId>>());
   }
-  if (corpus.empty()) GTEST_SKIP() << "fortune files not installed";
-  const std::string base = corpus;
-  while (corpus.size() < 4'800'000) corpus += base;
-  gpt2().clear_cache();
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto ids = gpt2().encode(corpus);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("encoded %.2f MB into %zu tokens in %.3f s: %.2f MB/s (single thread, cold cache)\n",
-              static_cast<double>(corpus.size()) / 1e6, ids.size(), secs, static_cast<double>(corpus.size()) / 1e6 / secs);
-  EXPECT_EQ(gpt2().decode(ids), corpus);
+  const BpeTokenizer tok = BpeTokenizer::from_gpt2_files(fixture("encoder.json"), fixture("vocab.bpe"));
+  std::atomic<int> wrong{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round) {
+        for (std::size_t i = 0; i < texts.size(); ++i) {
+          const std::size_t k = (i * 7 + static_cast<std::size_t>(t) * 13 + static_cast<std::size_t>(round)) % texts.size();
+          if (tok.encode(texts[k]) != expected[k]) ++wrong;
+        }
+      }
+    });
+  }
+  std::thread clearer([&] {
+    while (!stop.load()) {
+      tok.clear_cache();
+      std::this_thread::yield();
+    }
+  });
+  for (auto& th : threads) th.join();
+  stop = true;
+  clearer.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(tok.encode_batch(texts), expected);
 }
 
 }  // namespace
