@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "kiln/text/unicode.h"
 
@@ -23,15 +24,15 @@ bool byte_level_to_bytes(std::string_view token, std::string& out);
 namespace detail {
 enum class CharClass : unsigned char { letter, number, space, other };
 
+constexpr CharClass ascii_class(char32_t cp) {
+  if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') return CharClass::letter;
+  if (cp >= '0' && cp <= '9') return CharClass::number;
+  if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D)) return CharClass::space;
+  return CharClass::other;
+}
+
 inline CharClass classify(const Utf8Char& c) {
-  if (c.cp < 0x80) {
-    // ASCII fast path; the bytes here are always valid.
-    const char32_t cp = c.cp;
-    if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') return CharClass::letter;
-    if (cp >= '0' && cp <= '9') return CharClass::number;
-    if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D)) return CharClass::space;
-    return CharClass::other;
-  }
+  if (c.cp < 0x80) return ascii_class(c.cp);  // ASCII bytes are always valid
   // An invalid byte is its own character that is neither letter, number nor space.
   if (!c.valid) return CharClass::other;
   const Category cat = general_category(c.cp);
@@ -41,12 +42,33 @@ inline CharClass classify(const Utf8Char& c) {
   return CharClass::other;
 }
 
+/// The class of each ASCII byte, so the common case needs no UTF-8 decoding.
+inline constexpr std::array<CharClass, 128> kAsciiClass = [] {
+  std::array<CharClass, 128> t{};
+  for (char32_t cp = 0; cp < 128; ++cp) t[cp] = ascii_class(cp);
+  return t;
+}();
+
+/// The class of the character at s[i], and its length in bytes.
+inline std::pair<CharClass, std::size_t> class_at(std::string_view s, std::size_t i) {
+  const auto b = static_cast<unsigned char>(s[i]);
+  if (b < 0x80) return {kAsciiClass[b], 1};
+  const Utf8Char c = decode_utf8(s, i);
+  return {classify(c), c.len};
+}
+
 /// End (byte offset) of the run of characters of class `cls` starting at i.
 inline std::size_t run_end(std::string_view s, std::size_t i, CharClass cls) {
   while (i < s.size()) {
-    const Utf8Char c = decode_utf8(s, i);
-    if (classify(c) != cls) break;
-    i += c.len;
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b < 0x80) {
+      if (kAsciiClass[b] != cls) break;
+      ++i;
+      continue;
+    }
+    const auto [c, len] = class_at(s, i);
+    if (c != cls) break;
+    i += len;
   }
   return i;
 }
@@ -82,12 +104,11 @@ void gpt2_pretokenize(std::string_view s, Emit&& emit) {
         }
       }
     }
-    const Utf8Char c = decode_utf8(s, i);
-    CharClass cls = detail::classify(c);
+    CharClass cls = detail::class_at(s, i).first;
     std::size_t body = i;  // where the letter/number/other run starts
     if (b == ' ' && i + 1 < n) {
       // " ?X+": an optional single space glued to the run that follows it.
-      const CharClass next = detail::classify(decode_utf8(s, i + 1));
+      const CharClass next = detail::class_at(s, i + 1).first;
       if (next != CharClass::space) {
         cls = next;
         body = i + 1;
@@ -104,10 +125,10 @@ void gpt2_pretokenize(std::string_view s, Emit&& emit) {
     std::size_t end = i;
     std::size_t last = i;  // start of the last whitespace character
     while (end < n) {
-      const Utf8Char w = decode_utf8(s, end);
-      if (detail::classify(w) != CharClass::space) break;
+      const auto [w, len] = detail::class_at(s, end);
+      if (w != CharClass::space) break;
       last = end;
-      end += w.len;
+      end += len;
     }
     if (end < n && last > i) end = last;
     emit(i, end);
