@@ -2,7 +2,9 @@
 // bytes back exactly, with "<|endoftext|>" allowed as a special token or not.
 // The first byte picks one of three tokenizers built from GPT-2's files: as
 // shipped, without the pre-tokenizer regex (the whole input is one word), and
-// with ignore_merges; the round trip covers every byte of the input.
+// with ignore_merges; the round trip covers every byte of the input. For GPT-2
+// as shipped it also checks that cutting the text where split_for_encoding
+// cuts it (what parallel encoding does) gives the ids of the whole text.
 #include <algorithm>
 #include <string>
 #include <string_view>
@@ -10,6 +12,7 @@
 
 #include "fuzz_util.h"
 #include "kiln/text/bpe_tokenizer.h"
+#include "kiln/text/parallel_encode.h"
 
 using namespace kiln::text;
 
@@ -56,6 +59,16 @@ void check_round_trip(const BpeTokenizer& tok, std::string_view text, const Allo
   if (tok.decode(ids, true) != tok.decode(plain)) kiln::fuzz::finding("skip_special drops more than <|endoftext|>");
 }
 
+void check_cuts(const BpeTokenizer& tok, std::string_view text, const AllowedSpecial& allowed) {
+  if (!cutting_preserves_tokens(tok, allowed)) kiln::fuzz::finding("GPT-2 as shipped should allow cutting");
+  std::vector<TokenId> joined;
+  for (const std::string_view piece : split_for_encoding(text, 1)) {
+    const std::vector<TokenId> ids = tok.encode(piece, allowed);
+    joined.insert(joined.end(), ids.begin(), ids.end());
+  }
+  if (joined != tok.encode(text, allowed)) kiln::fuzz::finding("encoding the cut pieces differs from the whole text");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -67,6 +80,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     check_round_trip(tok, text, AllowedSpecial::none(), t.eot, false);
     check_round_trip(tok, text, AllowedSpecial{"<|endoftext|>"}, t.eot, true);
+    if (variant == 0) {
+      check_cuts(tok, text, AllowedSpecial::none());
+      check_cuts(tok, text, AllowedSpecial{"<|endoftext|>"});
+    }
   } catch (const kiln::Error& e) {
     std::fprintf(stderr, "%s\n", e.what());
     kiln::fuzz::finding("GPT-2 BPE threw on some input bytes");

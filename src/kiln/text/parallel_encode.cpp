@@ -4,11 +4,29 @@
 #include <cstdint>
 
 #include "kiln/core/parallel.h"
+#include "kiln/text/byte_level.h"
+#include "kiln/text/unicode.h"
 
 namespace kiln::text {
 namespace {
 
-bool printable_ascii(char c) { return c >= '!' && c <= '~'; }
+// Whether the character that ends at byte `end` (end > 0) is not white space.
+// It is found by scanning back over continuation bytes; for UTF-8 that is
+// how a forward decode from any earlier character boundary would see it too,
+// and a byte that ends no valid character is, like in the pre-tokenizer, a
+// character of its own that is not white space.
+bool non_space_before(std::string_view text, std::size_t end) {
+  std::size_t start = end - 1;
+  const std::size_t stop = end >= 4 ? end - 4 : 0;
+  while (start > stop && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+  const Utf8Char c = decode_utf8(text, start);
+  if (!c.valid || start + c.len != end) return true;
+  return detail::classify(c) != detail::CharClass::space;
+}
+
+bool non_space_at(std::string_view text, std::size_t i) {
+  return detail::class_at(text, i).first != detail::CharClass::space;
+}
 
 bool enabled(const AddedToken& a, const AllowedSpecial& allowed) {
   if (!a.special || allowed.is_all()) return true;
@@ -26,7 +44,7 @@ std::vector<std::string_view> split_for_encoding(std::string_view text, std::siz
     std::size_t cut = std::string_view::npos;
     for (std::size_t nl = text.find('\n', start + target_bytes - 1); nl != std::string_view::npos && nl + 1 < text.size();
          nl = text.find('\n', nl + 1)) {
-      if (printable_ascii(text[nl + 1]) && (nl == 0 || printable_ascii(text[nl - 1]))) {
+      if (non_space_at(text, nl + 1) && (nl == 0 || non_space_before(text, nl))) {
         cut = nl + 1;
         break;
       }

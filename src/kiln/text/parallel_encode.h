@@ -3,15 +3,19 @@
 // texts in parallel, so a long text is cut into pieces at places where cutting
 // provably cannot change the tokens, and the pieces' ids are concatenated.
 //
-// A cut at byte p is safe when text[p-1] is '\n', text[p-2] (if any) and
-// text[p] are printable non-space ASCII ('!'..'~'). Why: the GPT-2 pattern
+// A cut at byte p is safe when text[p-1] is '\n' and neither the character
+// before it (if any) nor the character at p is white space (\s: Unicode
+// White_Space; a byte that is not valid UTF-8 counts as a non-space character,
+// as in the pre-tokenizer). Why: the GPT-2 pattern
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 // has no look-behind, so matching from p sees only the suffix; a '\n' can only
-// be in a whitespace piece, and since it is a whitespace run of exactly one
+// be in a whitespace piece (the optional prefix of the other alternatives is a
+// space, never '\n'), and since it is a whitespace run of exactly one
 // character followed by a non-space, the piece is "\n" both in the whole text
 // and at the end of the prefix (where `\s+(?!\S)` matches it at end of text).
 // Longer whitespace runs are not safe: "a\n\nb" splits as "\n","\n" but a
-// prefix ending in "\n\n" keeps "\n\n" together.
+// prefix ending in "\n\n" keeps "\n\n" together. Lines of Chinese text, with
+// no ASCII around their newlines, are cut like English ones.
 //
 // Added tokens are matched before pre-tokenization; a cut is still safe if no
 // enabled added token contains '\n' (so none can straddle the cut) and none

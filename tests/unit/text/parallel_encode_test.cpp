@@ -48,7 +48,7 @@ TEST(SplitForEncoding, PiecesCoverTheTextAndCutOnlyAtSafePlaces) {
   for (const auto p : pieces) {
     ASSERT_FALSE(p.empty());
     if (!joined.empty()) {
-      // Each cut follows "<printable>\n" and precedes a printable character.
+      // Each cut follows "<non-space>\n" and precedes a non-space character.
       ASSERT_GE(joined.size(), 2U);
       EXPECT_EQ(joined.back(), '\n');
       EXPECT_GT(joined[joined.size() - 2], ' ');
@@ -59,6 +59,20 @@ TEST(SplitForEncoding, PiecesCoverTheTextAndCutOnlyAtSafePlaces) {
   EXPECT_EQ(joined, text);
   // ab\n | cd\n\nef\n gh\n | ij.\n | 'k\n\nl\n | m
   EXPECT_EQ(pieces.size(), 5U);
+}
+
+TEST(SplitForEncoding, CutsBetweenLinesOfNonAsciiText) {
+  // Tang poem lines: CJK letters and punctuation around every newline.
+  const std::string text = "\xe5\xba\x8a\xe5\x89\x8d\xe6\x98\x8e\xe6\x9c\x88\xe5\x85\x89\xef\xbc\x8c\n"
+                           "\xe7\x96\x91\xe6\x98\xaf\xe5\x9c\xb0\xe4\xb8\x8a\xe9\x9c\x9c\xe3\x80\x82\n"
+                           "\xe4\xb8\xbe";
+  EXPECT_EQ(split_for_encoding(text, 1).size(), 3U);
+  // Not after or before multi-byte white space (U+3000, U+00A0) ...
+  EXPECT_EQ(split_for_encoding("a\xe3\x80\x80\nb", 1).size(), 1U);
+  EXPECT_EQ(split_for_encoding("a\n\xc2\xa0" "b", 1).size(), 1U);
+  // ... but after a stray byte, which the pre-tokenizer treats as a symbol.
+  EXPECT_EQ(split_for_encoding("a\x80\nb", 1).size(), 2U);
+  EXPECT_EQ(split_for_encoding("a\xe3\x80\nb", 1).size(), 2U);
 }
 
 TEST(SplitForEncoding, TargetSizeIsAMinimum) {
@@ -94,10 +108,12 @@ TEST(ParallelEncode, SpecialTokensNextToCuts) {
 TEST(ParallelEncode, RandomTextsFromAnAwkwardAlphabet) {
   // Characters that stress every branch of the pattern around newlines.
   const std::vector<std::string> alphabet = {"a", "Z", "1", "'", "s", "ll", "\n", "\n", "\n", " ", "  ", "\t",
-                                             ".", "!", "\xc3\xa9", "\xc2\xa0", "\xe4\xb8\xad", "\r"};
+                                             ".", "!", "\xc3\xa9", "\xc2\xa0", "\xe4\xb8\xad", "\r",
+                                             "\xe3\x80\x80", "\xe3\x80\x82", "\xe2\x80\xa8", "\x80", "\xe3\x80", "\xff",
+                                             "\xe2\x80\x83"};
   std::mt19937 rng(7);
   std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
-  for (int round = 0; round < 200; ++round) {
+  for (int round = 0; round < 400; ++round) {
     std::string text;
     const int n = 1 + static_cast<int>(rng() % 120);
     for (int i = 0; i < n; ++i) text += alphabet[pick(rng)];
