@@ -7,44 +7,46 @@
 namespace kiln::text::detail {
 namespace {
 
-constexpr std::uint64_t kStateBits = 3;
-constexpr std::uint64_t kBusy = 1;   // claimed, entry being written
-constexpr std::uint64_t kReady = 2;  // entry published
-constexpr std::uint64_t kDead = 3;   // claimed but never filled (arena full); matches nothing
 constexpr std::size_t kMaxField = 0xFFFF;
 constexpr std::size_t kTicketBatch = 32;
 constexpr std::size_t kChunkBytes = std::size_t{64} << 10;
+constexpr std::size_t kHeaderBytes = 4;
 
-std::uint64_t key_of(std::uint64_t hash) { return hash & ~kStateBits; }
-std::size_t start_of(std::uint64_t hash, std::size_t mask) { return static_cast<std::size_t>(hash >> 20) & mask; }
-std::size_t ids_offset(std::size_t word_bytes) { return (word_bytes + 3) & ~std::size_t{3}; }
+std::uint64_t fragment_of(std::uint64_t hash) { return hash & 0xFFFFFFFF00000000ull; }
+std::size_t padded(std::size_t word_bytes) { return (word_bytes + 3) & ~std::size_t{3}; }
 
-std::uint64_t load_tag(std::uint64_t& t) { return std::atomic_ref<std::uint64_t>(t).load(std::memory_order_acquire); }
+std::uint64_t load_slot(std::uint64_t& s) { return std::atomic_ref<std::uint64_t>(s).load(std::memory_order_acquire); }
 
 }  // namespace
 
 WordCache::WordCache(unsigned slot_bits, std::size_t arena_bytes)
     : mask_((std::size_t{1} << slot_bits) - 1),
       max_words_((mask_ + 1) / 2),
-      arena_bytes_(std::min<std::size_t>(arena_bytes, std::size_t{1} << 32)),
-      words_(static_cast<std::uint64_t*>(std::calloc(2 * (mask_ + 1), sizeof(std::uint64_t)))),
+      // Offsets are stored divided by 4 in 32 bits.
+      arena_bytes_(std::min<std::size_t>(arena_bytes, std::size_t{4} << 32)),
+      slots_(static_cast<std::uint64_t*>(std::calloc(mask_ + 1, sizeof(std::uint64_t)))),
       arena_(std::make_unique_for_overwrite<unsigned char[]>(arena_bytes_)) {
-  if (!words_) throw std::bad_alloc();
+  if (!slots_) throw std::bad_alloc();
+}
+
+bool WordCache::holds(std::uint64_t slot_value, std::uint64_t hash, std::string_view word) const {
+  if (fragment_of(slot_value) != fragment_of(hash)) return false;
+  const unsigned char* entry = arena_.get() + 4 * ((slot_value & 0xFFFFFFFFull) - 1);
+  std::uint16_t n_bytes = 0;
+  std::memcpy(&n_bytes, entry, 2);
+  return n_bytes == word.size() && std::memcmp(entry + kHeaderBytes, word.data(), word.size()) == 0;
 }
 
 bool WordCache::lookup(std::string_view word, std::uint64_t hash, std::vector<std::int64_t>& out) const {
-  const std::uint64_t key = key_of(hash);
-  // At most half the slots are ever claimed, so the probe meets an empty one.
-  for (std::size_t i = start_of(hash, mask_);; i = (i + 1) & mask_) {
-    const std::uint64_t t = load_tag(tag(i));
-    if (t == 0) return false;
-    if (key_of(t) != key || (t & kStateBits) != kReady) continue;
-    const std::uint64_t w = where(i);
-    const auto n_ids = static_cast<std::size_t>(w & kMaxField);
-    const auto n_bytes = static_cast<std::size_t>((w >> 16) & kMaxField);
-    const unsigned char* entry = arena_.get() + (w >> 32);
-    if (n_bytes != word.size() || std::memcmp(entry, word.data(), n_bytes) != 0) continue;
-    const unsigned char* ids = entry + ids_offset(n_bytes);
+  // At most half the slots are ever filled, so the probe meets an empty one.
+  for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
+    const std::uint64_t s = load_slot(slot(i));
+    if (s == 0) return false;
+    if (!holds(s, hash, word)) continue;
+    const unsigned char* entry = arena_.get() + 4 * ((s & 0xFFFFFFFFull) - 1);
+    std::uint16_t n_ids = 0;
+    std::memcpy(&n_ids, entry + 2, 2);
+    const unsigned char* ids = entry + kHeaderBytes + padded(word.size());
     for (std::size_t k = 0; k < n_ids; ++k) {
       std::uint32_t id = 0;
       std::memcpy(&id, ids + 4 * k, 4);
@@ -73,53 +75,49 @@ unsigned char* WordCache::allocate(std::size_t bytes, Writer& writer) {
 
 void WordCache::insert(std::string_view word, std::uint64_t hash, std::span<const std::int64_t> ids, Writer& writer) {
   if (word.empty() || word.size() > kMaxField || ids.size() > kMaxField || full()) return;
-  const std::uint64_t key = key_of(hash);
-  for (std::size_t i = start_of(hash, mask_);; i = (i + 1) & mask_) {
-    std::uint64_t t = load_tag(tag(i));
-    if (t == 0) {
-      if (writer.tickets == 0) {
-        // Tickets bound the claimed slots by max_words_ exactly, whatever the
-        // number of threads; a writer's unused tickets are simply lost.
-        if (claimed_.fetch_add(kTicketBatch, std::memory_order_relaxed) + kTicketBatch > max_words_) {
-          full_.store(true, std::memory_order_relaxed);
-          return;
-        }
-        writer.tickets = kTicketBatch;
-      }
-      std::atomic_ref<std::uint64_t> slot_tag(tag(i));
-      if (slot_tag.compare_exchange_strong(t, key | kBusy, std::memory_order_acq_rel)) {
+  if (writer.tickets == 0) {
+    // Tickets bound the filled slots by max_words_ exactly, whatever the
+    // number of threads; a writer's unused tickets are simply lost.
+    if (claimed_.fetch_add(kTicketBatch, std::memory_order_relaxed) + kTicketBatch > max_words_) {
+      full_.store(true, std::memory_order_relaxed);
+      return;
+    }
+    writer.tickets = kTicketBatch;
+  }
+  // The entry is complete before any slot points to it.
+  unsigned char* entry = allocate(kHeaderBytes + padded(word.size()) + 4 * ids.size(), writer);
+  if (entry == nullptr) {
+    full_.store(true, std::memory_order_relaxed);
+    return;
+  }
+  const auto n_bytes = static_cast<std::uint16_t>(word.size());
+  const auto n_ids = static_cast<std::uint16_t>(ids.size());
+  std::memcpy(entry, &n_bytes, 2);
+  std::memcpy(entry + 2, &n_ids, 2);
+  std::memcpy(entry + kHeaderBytes, word.data(), word.size());
+  unsigned char* id_bytes = entry + kHeaderBytes + padded(word.size());
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    const auto id = static_cast<std::uint32_t>(ids[k]);
+    std::memcpy(id_bytes + 4 * k, &id, 4);
+  }
+  const auto offset = static_cast<std::uint64_t>(entry - arena_.get()) / 4 + 1;
+  const std::uint64_t value = fragment_of(hash) | offset;
+
+  for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
+    std::uint64_t s = load_slot(slot(i));
+    if (s == 0) {
+      if (std::atomic_ref<std::uint64_t>(slot(i)).compare_exchange_strong(s, value, std::memory_order_acq_rel)) {
         --writer.tickets;
-        const std::size_t bytes = ids_offset(word.size()) + 4 * ids.size();
-        unsigned char* entry = allocate(bytes, writer);
-        if (entry == nullptr) {
-          full_.store(true, std::memory_order_relaxed);
-          slot_tag.store(key | kDead, std::memory_order_release);
-          return;
-        }
-        std::memcpy(entry, word.data(), word.size());
-        for (std::size_t k = 0; k < ids.size(); ++k) {
-          const auto id = static_cast<std::uint32_t>(ids[k]);
-          std::memcpy(entry + ids_offset(word.size()) + 4 * k, &id, 4);
-        }
-        const auto at = static_cast<std::uint64_t>(entry - arena_.get());
-        where(i) = (at << 32) | (static_cast<std::uint64_t>(word.size()) << 16) | ids.size();
-        slot_tag.store(key | kReady, std::memory_order_release);
         return;
       }
-      // Another writer took the slot first; `t` now holds its tag.
+      // Another writer filled the slot first; `s` now holds its value.
     }
-    if (key_of(t) != key) continue;
-    if ((t & kStateBits) == kBusy) return;  // most likely this very word, added by another thread
-    if ((t & kStateBits) == kReady) {
-      const std::uint64_t w = where(i);
-      const auto n_bytes = static_cast<std::size_t>((w >> 16) & kMaxField);
-      if (n_bytes == word.size() && std::memcmp(arena_.get() + (w >> 32), word.data(), n_bytes) == 0) return;
-    }
+    if (holds(s, hash, word)) return;  // another thread cached this word meanwhile
   }
 }
 
 void WordCache::reset() {
-  std::memset(words_.get(), 0, 2 * (mask_ + 1) * sizeof(std::uint64_t));
+  std::memset(slots_.get(), 0, (mask_ + 1) * sizeof(std::uint64_t));
   arena_used_.store(0, std::memory_order_relaxed);
   claimed_.store(0, std::memory_order_relaxed);
   full_.store(false, std::memory_order_relaxed);
