@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstdint>
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 #include "kiln/core/parallel.h"
 #include "kiln/text/byte_level.h"
 #include "kiln/text/unicode.h"
@@ -31,6 +35,24 @@ bool non_space_at(std::string_view text, std::size_t i) {
 bool enabled(const AddedToken& a, const AllowedSpecial& allowed) {
   if (!a.special || allowed.is_all()) return true;
   return std::find(allowed.names().begin(), allowed.names().end(), a.content) != allowed.names().end();
+}
+
+// The ids of a long text fill tens of megabytes that are written once, by the
+// thread that joins the pieces. In 4 KiB pages that is thousands of page
+// faults in a row (on a virtual machine about 1.5 us each: 6-7 ms of the
+// 68 ms that encoding all fortunes takes on 2 threads, and none of it
+// parallel). Asking for transparent huge pages makes it a handful.
+void reserve_ids(std::vector<TokenId>& ids, std::size_t n) {
+  ids.reserve(n);
+#ifdef __linux__
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  const auto begin = reinterpret_cast<std::uintptr_t>(ids.data());
+  const std::uintptr_t end = begin + n * sizeof(TokenId);
+  const std::uintptr_t first = (begin + kHuge - 1) & ~std::uintptr_t{kHuge - 1};
+  const std::uintptr_t last = end & ~std::uintptr_t{kHuge - 1};
+  // Only advice: where the kernel has no huge pages (or THP is off) nothing changes.
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+#endif
 }
 
 }  // namespace
@@ -99,6 +121,7 @@ std::vector<std::vector<TokenId>> encode_texts_parallel(const BpeTokenizer& toke
       offset[i] = total;
       total += piece_ids[i].size();
     }
+    reserve_ids(out[t], total);
     out[t].resize(total);
   }
   parallel_for(0, static_cast<std::int64_t>(pieces.size()), 1, [&](std::int64_t b, std::int64_t e) {
