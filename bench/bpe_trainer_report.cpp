@@ -10,12 +10,13 @@
 // entry exactly as the in-memory one does and both decode back to the entry.
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "kiln/io/fortunes.h"
 #include "kiln/text/bpe_tokenizer.h"
@@ -27,44 +28,11 @@ struct Args {
   std::size_t vocab_size = 8192;
   std::int64_t min_frequency = 2;
   std::vector<std::string> special = {"<|endoftext|>"};
-  bool special_given = false;
   std::string gpt2_dir = "tests/fixtures/text";
   std::string out = ".";
   std::size_t max_entries = 0;
   std::vector<std::string> files;
 };
-
-[[noreturn]] void usage(const std::string& problem) {
-  std::cerr << "error: " << problem << "\n"
-            << "usage: bench_bpe_report [--vocab-size N (8192)] [--min-frequency N (2)] [--special TOKEN]...\n"
-            << "                        [--gpt2-dir DIR] [--out DIR] [--max-entries N] FORTUNE_FILE...\n";
-  std::exit(2);
-}
-
-Args parse(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(k + " needs a value");
-      return argv[++i];
-    };
-    if (k == "--vocab-size") a.vocab_size = std::strtoull(value().c_str(), nullptr, 10);
-    else if (k == "--min-frequency") a.min_frequency = std::atoll(value().c_str());
-    else if (k == "--special") {
-      if (!a.special_given) a.special.clear();
-      a.special_given = true;
-      a.special.push_back(value());
-    } else if (k == "--gpt2-dir") a.gpt2_dir = value();
-    else if (k == "--out") a.out = value();
-    else if (k == "--max-entries") a.max_entries = std::strtoull(value().c_str(), nullptr, 10);
-    else if (!k.empty() && k[0] == '-') usage("unknown option " + k);
-    else a.files.push_back(k);
-  }
-  if (a.files.empty()) usage("no fortune files given");
-  if (a.vocab_size == 0) usage("--vocab-size must be positive");
-  return a;
-}
 
 std::size_t total_bytes(const std::vector<std::string>& texts) {
   std::size_t n = 0;
@@ -81,8 +49,20 @@ std::size_t total_tokens(const std::vector<std::vector<kiln::text::TokenId>>& id
 }  // namespace
 
 int main(int argc, char** argv) {
+  Args a;
+  CLI::App app{"Trains kiln's byte-level BPE on 90% of fortune files and reports bytes per token on the rest",
+               "bench_bpe_report"};
+  app.add_option("--vocab-size", a.vocab_size, "vocabulary size")->check(CLI::Range(1, 1 << 24))->capture_default_str();
+  app.add_option("--min-frequency", a.min_frequency, "least count of a pair worth merging")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--special", a.special, "special tokens (repeat the option for several)")->capture_default_str();
+  app.add_option("--gpt2-dir", a.gpt2_dir, "directory with GPT-2's encoder.json and vocab.bpe")->capture_default_str();
+  app.add_option("--out", a.out, "directory for the trained tokenizer.json")->capture_default_str();
+  app.add_option("--max-entries", a.max_entries, "use only the first N entries (0: all)")->capture_default_str();
+  app.add_option("files", a.files, "fortune files")->required()->check(CLI::ExistingFile);
+  CLI11_PARSE(app, argc, argv);
   try {
-    const Args a = parse(argc, argv);
     std::vector<std::string> train, held;
     std::size_t k = 0;
     for (const auto& f : a.files) {

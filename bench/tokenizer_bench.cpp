@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <stdexcept>
 #include <fstream>
@@ -23,6 +22,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "kiln/core/parallel.h"
 #include "kiln/text/bpe_tokenizer.h"
@@ -35,54 +36,13 @@ struct Args {
   std::string gpt2_dir = "tests/fixtures/text";
   std::vector<int> threads = {1};
   int repeat = 5;
-  bool warm = false;  // keep the word cache between runs
+  bool warm = false;    // keep the word cache between runs
   std::string ids_out;  // write the ids here, space-separated on one line
 };
-
-[[noreturn]] void usage(const std::string& problem) {
-  std::cerr << "error: " << problem << "\n"
-            << "usage: bench_tokenizer --text FILE [--gpt2-dir DIR (tests/fixtures/text)] [--threads N[,N...] (1)]\n"
-            << "                       [--repeat N (5)] [--warm-cache] [--ids-out FILE]\n";
-  std::exit(2);
-}
-
-std::vector<int> parse_counts(const std::string& list) {
-  std::vector<int> counts;
-  std::stringstream in(list);
-  for (std::string item; std::getline(in, item, ',');) {
-    char* end = nullptr;
-    const long n = std::strtol(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || n < 1 || n > 1024) usage("--threads: '" + item + "' is not a thread count");
-    counts.push_back(static_cast<int>(n));
-  }
-  if (counts.empty()) usage("--threads needs at least one count");
-  return counts;
-}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
-Args parse(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(k + " needs a value");
-      return argv[++i];
-    };
-    if (k == "--text") a.text = value();
-    else if (k == "--gpt2-dir") a.gpt2_dir = value();
-    else if (k == "--threads") a.threads = parse_counts(value());
-    else if (k == "--repeat") a.repeat = std::atoi(value().c_str());
-    else if (k == "--warm-cache") a.warm = true;
-    else if (k == "--ids-out") a.ids_out = value();
-    else usage("unknown argument " + k);
-  }
-  if (a.text.empty()) usage("--text is required");
-  if (a.repeat < 1) usage("--repeat must be at least 1");
-  return a;
 }
 
 std::string slurp(const std::string& path) {
@@ -96,8 +56,19 @@ std::string slurp(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  Args a;
+  CLI::App app{"GPT-2 encoding throughput of kiln's byte-level BPE on one text file", "bench_tokenizer"};
+  app.add_option("--text", a.text, "UTF-8 text file to encode")->required()->check(CLI::ExistingFile);
+  app.add_option("--gpt2-dir", a.gpt2_dir, "directory with encoder.json and vocab.bpe")->capture_default_str();
+  app.add_option("--threads", a.threads, "thread counts, comma-separated; runs alternate between them")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--repeat", a.repeat, "runs per thread count")->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_flag("--warm-cache", a.warm, "keep the word cache between runs");
+  app.add_option("--ids-out", a.ids_out, "write the ids here, space-separated on one line");
+  CLI11_PARSE(app, argc, argv);
   try {
-    const Args a = parse(argc, argv);
     const kiln::text::BpeTokenizer tok =
         kiln::text::BpeTokenizer::from_gpt2_files(a.gpt2_dir + "/encoder.json", a.gpt2_dir + "/vocab.bpe");
     const std::string text = slurp(a.text);
