@@ -11,9 +11,9 @@
 // fragment and the entry's place); readers acquire the slot and only then read
 // the entry. Entries are never changed or removed, so a reader never sees a
 // half-written one. Slots are 8 bytes so that the table of a large corpus
-// (100k distinct words in the 4.8 MB of fortunes) stays about 2 MB: on this
-// kind of machine the cache's misses in the core's own 2 MB cache, more than
-// its instructions, set the speed and how well two threads scale.
+// (100k distinct words in the 4.8 MB of fortunes) stays about 2 MB: lookups
+// are bound by memory latency more than by instructions, so the table's size
+// next to a core's 2 MB L2 sets both the speed and how well threads scale.
 // A full table stops taking words; WordCacheHolder then swaps in a fresh one
 // while encodes already running keep the table they started with.
 #include <atomic>
