@@ -635,37 +635,27 @@ class HeaderWriter {
     std::visit([&](const auto& items) { elements(items); }, a.items);
   }
   void value(const GgufValue& v) {
-    std::visit(
-        [&](const auto& x) {
-          using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, std::string>) {
-            string(x);
-          } else if constexpr (std::is_same_v<T, GgufArray>) {
-            array(x);
-          } else if constexpr (std::is_same_v<T, bool>) {
-            scalar<std::uint8_t>(x ? 1 : 0);
-          } else {
-            scalar<T>(x);
-          }
-        },
-        v.value);
+    std::visit([&](const auto& x) { one(x); }, v.value);
   }
   std::vector<std::byte>& bytes() { return out_; }
 
  private:
+  // One metadata value or array element, in its on-disk encoding.
+  template <class T>
+  void one(const T& x) {
+    if constexpr (std::is_same_v<T, std::string>) {
+      string(x);
+    } else if constexpr (std::is_same_v<T, GgufArray>) {
+      array(x);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      scalar<std::uint8_t>(x ? 1 : 0);
+    } else {
+      scalar<T>(x);
+    }
+  }
   template <class T>
   void elements(const std::vector<T>& items) {
-    for (const auto& x : items) {
-      if constexpr (std::is_same_v<T, std::string>) {
-        string(x);
-      } else if constexpr (std::is_same_v<T, GgufArray>) {
-        array(x);
-      } else if constexpr (std::is_same_v<T, bool>) {
-        scalar<std::uint8_t>(x ? 1 : 0);
-      } else {
-        scalar<T>(x);
-      }
-    }
+    for (const auto& x : items) one(x);
   }
   std::vector<std::byte> out_;
 };
