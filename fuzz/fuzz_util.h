@@ -1,6 +1,7 @@
 #pragma once
 // Shared by the fuzz targets: the readers under test take file paths, so each
-// input is written to an in-memory file (memfd) and opened by its /proc path.
+// input is written to an in-memory file (memfd) and opened by its /proc path;
+// findings abort with a message.
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "kiln/core/error.h"
+#include "kiln/io/text_record.h"
 
 namespace kiln::fuzz {
 
@@ -67,6 +69,18 @@ inline std::string fixtures_dir() {
 [[noreturn]] inline void finding(const char* what) {
   std::fprintf(stderr, "fuzz finding: %s\n", what);
   std::abort();
+}
+
+/// Reads every record of a text-data reader (CSV, JSONL), checking that the
+/// reported start lines increase.
+template <class Reader>
+void drain_records(Reader& reader) {
+  kiln::io::TextRecord r;
+  std::size_t last = 0;
+  while (reader.next(r)) {
+    if (r.line <= last) finding("record lines do not increase");
+    last = r.line;
+  }
 }
 
 }  // namespace kiln::fuzz
