@@ -157,10 +157,7 @@ bool CsvReader::next(TextRecord& out) {
 
 std::vector<TextRecord> read_csv(const std::filesystem::path& path, const CsvOptions& options) {
   CsvReader reader(path, options);
-  std::vector<TextRecord> out;
-  TextRecord r;
-  while (reader.next(r)) out.push_back(std::move(r));
-  return out;
+  return read_all_records(reader);
 }
 
 }  // namespace kiln::io

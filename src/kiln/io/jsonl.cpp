@@ -102,10 +102,7 @@ bool JsonlReader::next(TextRecord& out) {
 
 std::vector<TextRecord> read_jsonl(const std::filesystem::path& path, const JsonlOptions& options) {
   JsonlReader reader(path, options);
-  std::vector<TextRecord> out;
-  TextRecord r;
-  while (reader.next(r)) out.push_back(std::move(r));
-  return out;
+  return read_all_records(reader);
 }
 
 }  // namespace kiln::io
