@@ -336,17 +336,6 @@ void BpeTokenizer::encode_ordinary(std::string_view text, std::vector<TokenId>& 
   gpt2_pretokenize(text, [&](std::size_t b, std::size_t e) { encode_word(text.substr(b, e - b), out, s); });
 }
 
-namespace {
-// Start of the character that ends just before byte offset i (i > 0).
-std::size_t prev_char_start(std::string_view s, std::size_t i) {
-  std::size_t j = i - 1;
-  const std::size_t stop = i >= 4 ? i - 4 : 0;
-  while (j > stop && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) --j;
-  const Utf8Char c = decode_utf8(s, j);
-  return c.valid && j + c.len == i ? j : i - 1;
-}
-}  // namespace
-
 void BpeTokenizer::split_added(std::string_view text, const AllowedSpecial& allowed, std::vector<Piece>& pieces) const {
   pieces.clear();
   std::vector<const AddedToken*> enabled;
@@ -379,7 +368,7 @@ void BpeTokenizer::split_added(std::string_view text, const AllowedSpecial& allo
     std::size_t end = begin + tok.content.size();
     if (tok.lstrip) {
       while (begin > cursor) {
-        const std::size_t p = prev_char_start(text, begin);
+        const std::size_t p = utf8_char_start_before(text, begin);
         const Utf8Char c = decode_utf8(text, p);
         if (!c.valid || !is_white_space(c.cp)) break;
         begin = p;

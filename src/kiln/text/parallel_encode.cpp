@@ -14,15 +14,11 @@
 namespace kiln::text {
 namespace {
 
-// Whether the character that ends at byte `end` (end > 0) is not white space.
-// It is found by scanning back over continuation bytes; for UTF-8 that is
-// how a forward decode from any earlier character boundary would see it too,
-// and a byte that ends no valid character is, like in the pre-tokenizer, a
-// character of its own that is not white space.
+// Whether the character that ends at byte `end` (end > 0) is not white space;
+// a byte that ends no valid character is, as in the pre-tokenizer, a character
+// of its own that is not white space.
 bool non_space_before(std::string_view text, std::size_t end) {
-  std::size_t start = end - 1;
-  const std::size_t stop = end >= 4 ? end - 4 : 0;
-  while (start > stop && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+  const std::size_t start = utf8_char_start_before(text, end);
   const Utf8Char c = decode_utf8(text, start);
   if (!c.valid || start + c.len != end) return true;
   return detail::classify(c) != detail::CharClass::space;

@@ -87,6 +87,18 @@ inline Utf8Char decode_utf8(std::string_view s, std::size_t i) {
   return {b0, 1, false};
 }
 
+/// Start of the character that ends just before byte offset `end` (0 < end <=
+/// s.size()), as a forward decode from any earlier character boundary sees it:
+/// the start of a well-formed sequence ending exactly at `end`, else end - 1
+/// (a byte that ends no valid character is a character of its own).
+inline std::size_t utf8_char_start_before(std::string_view s, std::size_t end) {
+  std::size_t j = end - 1;
+  const std::size_t stop = end >= 4 ? end - 4 : 0;
+  while (j > stop && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) --j;
+  const Utf8Char c = decode_utf8(s, j);
+  return c.valid && j + c.len == end ? j : end - 1;
+}
+
 /// Appends the UTF-8 encoding of a valid code point.
 void append_utf8(std::string& out, char32_t cp);
 /// Decodes UTF-8 into code points; throws kiln::Error naming `what` and the byte
