@@ -7,9 +7,13 @@ packages=(
   zlib1g-dev             # gzip for IDX data sets
   nlohmann-json3-dev     # JSON (safetensors headers, tokenizer.json, fixtures)
   libcli11-dev           # command line
+  libtomlplusplus-dev    # TOML configs (kiln train CONFIG)
   libgtest-dev libbenchmark-dev
   clang lld libclang-rt-dev  # libFuzzer targets (fuzz/), built with clang + ASan/UBSan
+  libcairo2-dev libfontconfig-dev  # PNG plots: training curves, latent scatter, image grids (kiln/plot)
+  fonts-dejavu-core      # the font the plots' text is drawn in
   dataset-fashion-mnist  # default training data
+  fortunes               # English texts in categories: the text-classification example
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -5,11 +5,14 @@
 
 #include <cctype>
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "kiln/io/gguf.h"
 #include "kiln/io/safetensors.h"
+#include "kiln/text/unicode.h"
 #include "kiln_process.h"
 
 namespace {
@@ -207,6 +210,104 @@ TEST(Inspect, MalformedFilesGiveClearErrors) {
   fs::create_directory(d / "a-directory");
   expect_file_error(d / "a-directory", "is a directory");
   expect_clean_error(run_kiln({"inspect"}), "file");
+}
+
+// ---- names that would drive the terminal: printed escaped, never raw ------------------
+
+/// Every byte of `printed` (stdout and stderr): well-formed UTF-8 with no control
+/// character but newline, no DEL or C1 control, no bidi control or line separator.
+void expect_terminal_safe(const std::string& printed) {
+  for (std::size_t i = 0; i < printed.size();) {
+    const kiln::text::Utf8Char c = kiln::text::decode_utf8(printed, i);
+    ASSERT_TRUE(c.valid) << "ill-formed UTF-8 at byte " << i << ":\n" << printed;
+    const char32_t cp = c.cp;
+    const bool control = (cp < 0x20 && cp != '\n') || (cp >= 0x7F && cp <= 0x9F);
+    const bool layout = cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) ||
+                        (cp >= 0x2066 && cp <= 0x2069);
+    ASSERT_FALSE(control || layout) << "raw U+" << std::hex << static_cast<unsigned>(cp) << std::dec << " at byte "
+                                    << i << ":\n" << ::testing::PrintToString(printed);
+    i += c.len;
+  }
+}
+
+// An OSC sequence that sets the terminal's title (ESC ... BEL), a CSI that clears
+// the screen, a one-character C1 CSI (U+009B), a right-to-left override
+// (U+202E), a right-to-left isolate (U+2066) and a carriage return.
+const std::string kHostile = "w\x1b]0;pwned\x07\x1b[2J\xc2\x9b" "31m\xe2\x80\xae" "txt.exe\xe2\x81\xa6\r";
+const std::string kShown = "w\\x1b]0;pwned\\x07\\x1b[2J\\u{9b}31m\\u{202e}txt.exe\\u{2066}\\r";
+
+TEST(Inspect, SafetensorsNamesKeysAndValuesAreEscaped) {
+  const TempDir tmp;
+  const fs::path p = tmp.path() / "hostile.safetensors";
+  kiln::io::save_safetensors(p, {{kHostile, kiln::Tensor::zeros({2, 3}, kiln::DType::f32)}}, {{kHostile, kHostile}});
+  const Result r = run_kiln({"inspect", p.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_terminal_safe(r.out + r.err);
+  EXPECT_NE(r.out.find("  " + kShown + " = \"" + kShown + "\"\n"), std::string::npos) << r.out;
+  expect_tensor_line(r.out, kShown, "f32", "[2, 3]");
+}
+
+TEST(Inspect, GgufNamesKeysValuesAndTokensAreEscaped) {
+  const TempDir tmp;
+  const fs::path p = tmp.path() / "hostile.gguf";
+  const std::vector<float> w = {1, 2, 3, 4};
+  // Tokens need not be UTF-8: a lone 0xff byte and a cut character are shown byte by byte.
+  kiln::io::write_gguf(p,
+                       {{kHostile, kHostile},
+                        {"tokenizer.ggml.tokens", std::vector<std::string>{"\xff", kHostile, "\xe4\xb8"}}},
+                       {{kHostile, kiln::io::GgmlType::f32, {2, 2}, {reinterpret_cast<const std::byte*>(w.data()), 16}}});
+  const Result r = run_kiln({"inspect", p.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_terminal_safe(r.out + r.err);
+  EXPECT_NE(r.out.find("  " + kShown + ": string = \"" + kShown + "\"\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  tokenizer.ggml.tokens: array[string] = [\"\\xff\", \"" + kShown + "\", \"\\xe4\\xb8\"] (3 items)\n"),
+            std::string::npos)
+      << r.out;
+  expect_tensor_line(r.out, kShown, "f32", "[2, 2]");
+}
+
+TEST(Inspect, ErrorsQuotingNamesFromTheFileAreEscaped) {
+  const TempDir tmp;
+  const fs::path d = tmp.path();
+  // safetensors: a hostile tensor name with an unknown dtype, and a name that is not UTF-8.
+  const auto safetensors = [](const std::string& header) {
+    std::string b;
+    for (int i = 0; i < 8; ++i) b.push_back(static_cast<char>((header.size() >> (8 * i)) & 0xff));
+    return b + header;
+  };
+  const std::string json_name = nlohmann::json(kHostile).dump();
+  write_raw(d / "dtype.safetensors", safetensors("{" + json_name + R"(:{"dtype":"F33","shape":[0],"data_offsets":[0,0]}})"));
+  Result r = run_kiln({"inspect", (d / "dtype.safetensors").string()});
+  expect_clean_error(r, "tensor '" + kShown + "': unknown dtype");
+  expect_terminal_safe(r.out + r.err);
+
+  write_raw(d / "utf8.safetensors", safetensors("{\"w\xff\x1b[2J\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}"));
+  r = run_kiln({"inspect", (d / "utf8.safetensors").string()});
+  expect_clean_error(r, "not valid UTF-8");
+  EXPECT_NE(r.err.find("w\\xff\\x1b[2J"), std::string::npos) << r.err;
+  expect_terminal_safe(r.out + r.err);
+
+  // GGUF: two tensors given the same hostile name, and a name that is not UTF-8,
+  // made by rewriting the names of a valid file in place (same lengths).
+  const std::vector<float> w = {1, 2, 3, 4};
+  const std::span<const std::byte> data(reinterpret_cast<const std::byte*>(w.data()), 16);
+  const std::string other = "v" + kHostile.substr(1);
+  kiln::io::write_gguf(d / "ok.gguf", {},
+                       {{kHostile, kiln::io::GgmlType::f32, {4}, data}, {other, kiln::io::GgmlType::f32, {4}, data}});
+  const std::string ok = slurp(d / "ok.gguf");
+  std::string twice = ok;
+  twice.replace(twice.find(other), other.size(), kHostile);
+  write_raw(d / "twice.gguf", twice);
+  r = run_kiln({"inspect", (d / "twice.gguf").string()});
+  expect_clean_error(r, "tensor name '" + kShown + "' appears twice");
+  expect_terminal_safe(r.out + r.err);
+
+  std::string bad = ok;
+  bad[bad.find(other)] = '\xff';
+  write_raw(d / "utf8.gguf", bad);
+  r = run_kiln({"inspect", (d / "utf8.gguf").string()});
+  expect_clean_error(r, "the name of tensor #1 '\\xff" + kShown.substr(1) + "' is not valid UTF-8");
+  expect_terminal_safe(r.out + r.err);
 }
 
 TEST(Inspect, HelpListsOptions) {

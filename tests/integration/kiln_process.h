@@ -96,6 +96,29 @@ inline Result run_kiln(const std::vector<std::string>& args, const std::vector<s
   return r;
 }
 
+/// Starts `kiln args...` without waiting, stdout and stderr into the given files
+/// (for tests that signal or kill it). Returns the pid, or -1 (a test failure).
+inline pid_t spawn_kiln(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<std::string> argv_s = {KILN_BINARY};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, KILN_BINARY, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    ADD_FAILURE() << "posix_spawn(" << KILN_BINARY << ") failed: " << rc;
+    return -1;
+  }
+  return pid;
+}
+
 /// A clean failure: non-zero exit, no crash, one "error: ..." message that contains `needle`.
 inline void expect_clean_error(const Result& r, const std::string& needle) {
   EXPECT_FALSE(r.crashed) << r.err;

@@ -71,7 +71,7 @@ TEST(Tokenize, EncodeMatchesHuggingFaceGpt2Ids) {
     args.push_back(file.string());
     expected.push_back(ids_line(j["ids"]));
   }
-  ASSERT_GT(expected.size(), 100U);
+  ASSERT_FALSE(expected.empty()) << "no cases in text/gpt2_tokenizer_cases.jsonl";
   const Result r = run_kiln(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto got = lines_of(r.out);

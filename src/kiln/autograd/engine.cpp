@@ -54,7 +54,7 @@ void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
 
 }  // namespace
 
-void Tensor::backward(const Tensor& grad) const {
+void Tensor::backward(const Tensor& grad, bool retain_graph) const {
   if (!requires_grad()) {
     throw Error("backward: tensor " + str() + " does not require grad (no input was marked requires_grad, "
                 "or it was computed under NoGradGuard)");
@@ -71,22 +71,33 @@ void Tensor::backward(const Tensor& grad) const {
                 shape_str(shape()));
   }
 
-  // Topological order over non-leaf tensors reachable from this one (iterative DFS).
-  std::vector<TensorImpl*> order;
+  // Topological order over non-leaf tensors reachable from this one (iterative
+  // DFS). `order` owns a reference to each so that freeing a consumer's saved
+  // inputs below cannot destroy a tensor that is still waiting for its turn.
+  const auto released_error = [](const Node& node) {
+    return Error(std::string("backward: the graph through '") + node.name +
+                 "' was already used by an earlier backward() and its saved tensors were freed; "
+                 "pass retain_graph = true to the first backward() to run backward twice");
+  };
+  std::vector<std::shared_ptr<TensorImpl>> order;
   std::unordered_set<TensorImpl*> seen;
-  std::vector<std::pair<TensorImpl*, std::size_t>> stack;
+  std::vector<std::pair<std::shared_ptr<TensorImpl>, std::size_t>> stack;
   if (impl().grad_fn) {
-    stack.emplace_back(id(), 0);
+    if (impl().grad_fn->released) throw released_error(*impl().grad_fn);
+    stack.emplace_back(impl_ptr(), 0);
     seen.insert(id());
   }
   while (!stack.empty()) {
     auto& [t, next] = stack.back();
     const auto& ins = t->grad_fn->inputs;
     if (next < ins.size()) {
-      TensorImpl* in = ins[next++].get();
-      if (in != nullptr && in->grad_fn && seen.insert(in).second) stack.emplace_back(in, 0);
+      const std::shared_ptr<TensorImpl>& in = ins[next++];
+      if (in != nullptr && in->grad_fn && seen.insert(in.get()).second) {
+        if (in->grad_fn->released) throw released_error(*in->grad_fn);
+        stack.emplace_back(in, 0);
+      }
     } else {
-      order.push_back(t);
+      order.push_back(std::move(t));
       stack.pop_back();
     }
   }
@@ -99,13 +110,16 @@ void Tensor::backward(const Tensor& grad) const {
   }
   grads[id()] = seed;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    TensorImpl* t = *it;
+    TensorImpl* t = it->get();
     auto found = grads.find(t);
-    if (found == grads.end()) continue;
+    if (found == grads.end()) {
+      it->reset();
+      continue;
+    }
     const Tensor g = found->second;
     grads.erase(found);
     if (t->retain_grad) accumulate(t->grad, g);
-    const Node& node = *t->grad_fn;
+    Node& node = *t->grad_fn;
     std::vector<Tensor> in_grads = node.backward(g);
     if (in_grads.size() != node.inputs.size()) {
       throw Error(std::string("internal: backward of '") + node.name + "' returned " +
@@ -126,6 +140,15 @@ void Tensor::backward(const Tensor& grad) const {
         accumulate(in->grad, in_grads[i]);
       }
     }
+    if (!retain_graph) {
+      // Free what this node saved and its links upstream now, not when the
+      // graph dies: activations go back to the pool while backward still runs,
+      // and a loss the caller keeps for logging no longer pins the whole graph.
+      BackwardFn().swap(node.backward);
+      std::vector<std::shared_ptr<TensorImpl>>().swap(node.inputs);
+      node.released = true;
+    }
+    it->reset();  // this tensor's own data, unless the caller still holds it
   }
 }
 

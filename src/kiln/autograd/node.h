@@ -18,6 +18,8 @@ struct Node {
   /// does not require grad). Keeps the graph upstream alive.
   std::vector<std::shared_ptr<TensorImpl>> inputs;
   BackwardFn backward;
+  /// Set once backward has run and the saved tensors were freed (retain_graph = false).
+  bool released = false;
 };
 
 /// True unless a NoGradGuard is alive on this thread.

@@ -6,8 +6,10 @@
 
 namespace kiln::cli {
 
-/// `kiln train`: trains a classifier on Fashion-MNIST and reports test accuracy.
+/// `kiln train [CONFIG]`: runs an experiment config, or the built-in Fashion-MNIST MLP.
 void add_train_command(CLI::App& app);
+/// `kiln eval CONFIG`: test metrics of a finished run.
+void add_eval_command(CLI::App& app);
 /// `kiln tokenize encode|decode|count|train`: byte-level BPE tokenizers.
 void add_tokenize_command(CLI::App& app);
 /// `kiln inspect FILE`: header, metadata and tensors of a safetensors, GGUF or IDX file.

@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -22,6 +22,8 @@
 #include "kiln/io/gguf.h"
 #include "kiln/io/idx.h"
 #include "kiln/io/safetensors.h"
+#include "kiln/text/escape.h"
+#include "kiln/text/unicode.h"
 
 namespace kiln::cli {
 namespace {
@@ -48,13 +50,22 @@ std::string with_commas(std::uint64_t v) {
 
 std::string bytes_text(std::uint64_t n) { return with_commas(n) + (n == 1 ? " byte" : " bytes"); }
 
-/// A JSON string literal, cut to `max_chars` bytes (invalid UTF-8 shown as U+FFFD).
-std::string quoted(const std::string& s, std::int64_t max_chars) {
-  const auto limit = static_cast<std::size_t>(max_chars);
-  const bool cut = s.size() > limit;
-  const std::string shown = nlohmann::json(cut ? s.substr(0, limit) : s)
-                                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return cut ? shown + "... (" + bytes_text(s.size()) + ")" : shown;
+// Everything printed from the file goes through escaped() or quoted(): names,
+// keys and values can hold bytes a terminal acts on (text/escape.h).
+std::string escaped(const std::string& s) { return text::escape_for_terminal(s); }
+
+/// A string value in double quotes, escaped, cut to at most `max_bytes` bytes of
+/// the value at a character boundary (so a cut never shows half a character).
+std::string quoted(const std::string& s, std::int64_t max_bytes) {
+  const auto limit = static_cast<std::size_t>(max_bytes);
+  if (s.size() <= limit) return text::quote_for_terminal(s);
+  std::size_t cut = 0;
+  while (cut < s.size()) {
+    const std::size_t next = cut + text::decode_utf8(s, cut).len;
+    if (next > limit) break;
+    cut = next;
+  }
+  return text::quote_for_terminal(std::string_view(s).substr(0, cut)) + "... (" + bytes_text(s.size()) + ")";
 }
 
 // ---- GGUF values -------------------------------------------------------------------
@@ -145,16 +156,16 @@ void print_safetensors(const fs::path& path, const InspectOptions&) {
     data_bytes += e.end - e.begin;
     params += static_cast<std::uint64_t>(shape_numel(e.shape));
   }
-  std::cout << "file: " << path.string() << "\n"
+  std::cout << "file: " << escaped(path.string()) << "\n"
             << "format: safetensors\n"
             << "size: " << bytes_text(size) << " (header " << bytes_text(size - data_bytes - 8) << " of JSON, data "
             << bytes_text(data_bytes) << ")\n";
   std::cout << "metadata: " << f.metadata().size() << (f.metadata().size() == 1 ? " entry\n" : " entries\n");
-  for (const auto& [k, v] : f.metadata()) std::cout << "  " << k << " = " << quoted(v, 1 << 20) << "\n";
+  for (const auto& [k, v] : f.metadata()) std::cout << "  " << escaped(k) << " = " << quoted(v, 1 << 20) << "\n";
   std::cout << "tensors: " << f.entries().size() << " (" << with_commas(params) << " elements)\n";
   Table t({"name", "dtype", "shape", "bytes", "offsets"}, {false, false, false, true, false});
   for (const auto& e : f.entries()) {
-    t.add({e.name, safetensors_dtype_text(e.dtype), shape_text(e.shape), with_commas(e.end - e.begin),
+    t.add({escaped(e.name), safetensors_dtype_text(e.dtype), shape_text(e.shape), with_commas(e.end - e.begin),
            "[" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ")"});
   }
   t.print(std::cout, "  ");
@@ -165,18 +176,21 @@ void print_gguf(const fs::path& path, const InspectOptions& o) {
   const io::GgufHeader& h = f.header();
   std::uint64_t params = 0;
   for (const auto& t : h.tensors) params += static_cast<std::uint64_t>(t.numel);
-  std::cout << "file: " << path.string() << "\n"
+  std::cout << "file: " << escaped(path.string()) << "\n"
             << "format: GGUF version " << h.version << "\n"
             << "size: " << bytes_text(fs::file_size(path)) << " (header " << bytes_text(h.data_offset) << ", data "
             << bytes_text(h.data_size) << ")\n"
             << "alignment: " << h.alignment << "\n";
   std::cout << "metadata: " << h.metadata.size() << (h.metadata.size() == 1 ? " entry\n" : " entries\n");
-  for (const auto& [k, v] : h.metadata) std::cout << "  " << k << ": " << value_type(v) << " = " << value_text(v, o) << "\n";
+  for (const auto& [k, v] : h.metadata) {
+    std::cout << "  " << escaped(k) << ": " << value_type(v) << " = " << value_text(v, o) << "\n";
+  }
   std::cout << "tensors: " << h.tensors.size() << " (" << with_commas(params)
             << " elements; shapes row-major, i.e. ggml's ne reversed)\n";
   Table t({"name", "type", "shape", "bytes", "offset"}, {false, false, false, true, true});
   for (const auto& ti : h.tensors) {
-    t.add({ti.name, io::ggml_type_name(ti.type), shape_text(ti.shape), with_commas(ti.nbytes), std::to_string(ti.offset)});
+    t.add({escaped(ti.name), io::ggml_type_name(ti.type), shape_text(ti.shape), with_commas(ti.nbytes),
+           std::to_string(ti.offset)});
   }
   t.print(std::cout, "  ");
 }
@@ -198,7 +212,7 @@ void print_idx(const fs::path& path, bool gzip) {
   const std::uint64_t header = 4 + 4 * a.dims.size();
   char magic[16];
   std::snprintf(magic, sizeof magic, "0x0000%02x%02x", a.type_code, static_cast<unsigned>(a.dims.size()));
-  std::cout << "file: " << path.string() << "\n"
+  std::cout << "file: " << escaped(path.string()) << "\n"
             << "format: IDX" << (gzip ? ", gzip-compressed" : "") << "\n"
             << "size: " << bytes_text(fs::file_size(path));
   if (gzip) std::cout << " (" << bytes_text(header + a.data.size()) << " decompressed)";
@@ -212,17 +226,21 @@ void print_idx(const fs::path& path, bool gzip) {
 }
 
 /// Reader errors read "<format> file '<path>': problem"; say "<path>: <format>: problem"
-/// so every inspect error starts with the file.
+/// so every inspect error starts with the file. The readers escape what they
+/// quote from the file but not the path the user gave; a file name can hold
+/// control characters too (`kiln inspect *`), so the path is escaped here.
 std::string file_first(const std::string& message, const fs::path& path) {
+  const std::string shown_path = escaped(path.string());
   const std::string quoted_path = "'" + path.string() + "': ";
   const std::size_t at = message.find(quoted_path);
   if (at == std::string::npos || at == 0) {
-    return message.rfind(path.string() + ": ", 0) == 0 ? message : path.string() + ": " + message;
+    const std::string plain_prefix = path.string() + ": ";
+    return shown_path + ": " + (message.starts_with(plain_prefix) ? message.substr(plain_prefix.size()) : message);
   }
   std::string what = message.substr(0, at);
   while (!what.empty() && what.back() == ' ') what.pop_back();
   if (what.size() > 5 && what.ends_with(" file")) what.resize(what.size() - 5);
-  return path.string() + ": " + what + ": " + message.substr(at + quoted_path.size());
+  return shown_path + ": " + what + ": " + message.substr(at + quoted_path.size());
 }
 
 void run_inspect(const InspectOptions& o) {
@@ -237,7 +255,7 @@ void run_inspect(const InspectOptions& o) {
   } catch (const Error& e) {
     throw Error(file_first(e.what(), path));
   } catch (const fs::filesystem_error& e) {
-    throw Error(path.string() + ": " + e.code().message());
+    throw Error(escaped(path.string()) + ": " + e.code().message());
   }
 }
 

@@ -35,6 +35,7 @@ int run(int argc, char** argv) {
   app.footer("Run 'kiln <command> --help' for one command's options.");
   // train first: its options lead the top-level help.
   kiln::cli::add_train_command(app);
+  kiln::cli::add_eval_command(app);
   kiln::cli::add_tokenize_command(app);
   kiln::cli::add_inspect_command(app);
 

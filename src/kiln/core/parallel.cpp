@@ -38,9 +38,16 @@ void set_num_threads(int n) {
   omp_set_num_threads(n);
 }
 
+namespace {
+thread_local bool t_serial = false;
+}
+
+SerialScope::SerialScope() : previous_(t_serial) { t_serial = true; }
+SerialScope::~SerialScope() { t_serial = previous_; }
+
 namespace detail {
 
-bool in_parallel_region() { return omp_in_parallel() != 0; }
+bool in_parallel_region() { return t_serial || omp_in_parallel() != 0; }
 
 void parallel_run(std::int64_t begin, std::int64_t end, std::int64_t grain,
                   const std::function<void(std::int64_t, std::int64_t)>& body) {

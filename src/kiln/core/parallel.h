@@ -11,6 +11,20 @@ int num_threads();
 /// Sets the thread count for all later CPU work (kiln kernels and oneDNN).
 void set_num_threads(int n);
 
+/// While alive, parallel_for on this thread runs its body inline. Background
+/// threads (the batch prefetcher) use it so they never open a second OpenMP
+/// team beside the one the training step is using.
+class SerialScope {
+ public:
+  SerialScope();
+  ~SerialScope();
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 namespace detail {
 void parallel_run(std::int64_t begin, std::int64_t end, std::int64_t grain,
                   const std::function<void(std::int64_t, std::int64_t)>& body);

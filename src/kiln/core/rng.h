@@ -23,6 +23,12 @@ class Generator {
     offset_ += n;
     return start;
   }
+  /// Restores a state saved from seed() and offset() (checkpoints): the
+  /// following draws continue exactly where the saved generator stood.
+  void set_state(std::uint64_t seed, std::uint64_t offset) {
+    seed_ = seed;
+    offset_ = offset;
+  }
   void manual_seed(std::uint64_t seed) {
     seed_ = seed;
     offset_ = 0;

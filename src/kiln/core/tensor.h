@@ -99,7 +99,9 @@ class Tensor {
   const std::shared_ptr<Node>& grad_fn() const { return impl().grad_fn; }
   bool is_leaf() const { return impl().grad_fn == nullptr; }
   /// Back-propagates from this tensor. Without `grad` the tensor must hold one element.
-  void backward(const Tensor& grad = Tensor()) const;
+  /// Each node's saved tensors are freed as soon as its backward has run unless
+  /// `retain_graph` (as in PyTorch); a second backward through a freed graph throws.
+  void backward(const Tensor& grad = Tensor(), bool retain_graph = false) const;
   /// Shares data, cut from the graph.
   Tensor detach() const;
 

@@ -13,6 +13,8 @@
 
 #include "kiln/core/dtype.h"
 #include "kiln/io/file_util.h"
+#include "kiln/text/escape.h"
+#include "kiln/text/unicode.h"
 
 namespace kiln::io {
 
@@ -78,7 +80,11 @@ std::string ne_str(const std::vector<std::uint64_t>& ne) {
   return s + "]";
 }
 
-std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
+/// A name, key or other text from the file, quoted and made safe to print.
+std::string in_quotes(const std::string& s) { return "'" + text::escape_for_terminal(s) + "'"; }
+
+/// The start of every message about the file at `path` (which the user gave: not escaped).
+std::string file_prefix(const std::string& what, const std::string& path) { return what + " '" + path + "': "; }
 
 // shape_str lives in tensor.cpp, which this file does not link against.
 std::string shape_text(const Shape& s) {
@@ -92,6 +98,12 @@ struct Fail {
   std::string prefix;
   [[noreturn]] void operator()(const std::string& problem) const { throw Error(prefix + problem); }
 };
+
+/// Keys and tensor names are UTF-8 in the format, and kiln looks them up and
+/// prints them as text; string values may be any bytes (tokens) and are not checked.
+void require_utf8(const std::string& s, const Fail& fail, const std::string& what) {
+  if (!text::is_valid_utf8(s)) fail(what + " " + in_quotes(s) + " is not valid UTF-8 (keys and tensor names must be)");
+}
 
 /// Bounds-checked little-endian reads from the file bytes.
 class Reader {
@@ -227,6 +239,7 @@ GgufArray read_array(Reader& r, const Fail& fail, const std::string& what, int d
 GgufTensorInfo read_tensor_info(Reader& r, const Fail& fail, std::uint64_t index) {
   GgufTensorInfo t;
   t.name = r.string("the name of tensor #" + std::to_string(index));
+  require_utf8(t.name, fail, "the name of tensor #" + std::to_string(index));
   const std::string where = "tensor " + in_quotes(t.name);
   const auto n_dims = r.scalar<std::uint32_t>("the n_dims of " + where);
   if (n_dims > kMaxDims) {
@@ -311,7 +324,7 @@ bool GgufArray::operator==(const GgufArray& other) const { return items == other
 // ---- parsing -----------------------------------------------------------------------
 
 GgufHeader parse_gguf(std::span<const std::byte> bytes, const std::string& name) {
-  const Fail fail{"GGUF file " + in_quotes(name) + ": "};
+  const Fail fail{file_prefix("GGUF file", name)};
   Reader r(bytes, fail);
   GgufHeader h;
 
@@ -350,6 +363,7 @@ GgufHeader parse_gguf(std::span<const std::byte> bytes, const std::string& name)
   std::unordered_map<std::string, std::uint64_t> keys;
   for (std::uint64_t i = 0; i < n_kv; ++i) {
     std::string key = r.string("metadata key #" + std::to_string(i));
+    require_utf8(key, fail, "metadata key #" + std::to_string(i));
     const std::string what = "metadata key " + in_quotes(key);
     const GgufType type = read_type(r, fail, what);
     GgufValue value = read_value(r, fail, type, what, 0);
@@ -437,7 +451,7 @@ GgufFile GgufFile::open(const std::filesystem::path& path) {
 }
 
 void GgufFile::fail(const std::string& problem) const {
-  throw Error("GGUF file " + in_quotes(path_.string()) + ": " + problem);
+  throw Error(file_prefix("GGUF file", path_.string()) + problem);
 }
 
 const GgufValue* GgufFile::find(const std::string& key) const {
@@ -666,11 +680,12 @@ std::uint64_t pad_to(std::uint64_t n, std::uint64_t align) { return (align - n %
 
 void write_gguf(const std::filesystem::path& path, const GgufMetadata& metadata,
                 const std::vector<GgufTensorData>& tensors) {
-  const Fail fail{"write_gguf " + in_quotes(path.string()) + ": "};
+  const Fail fail{file_prefix("write_gguf", path.string())};
 
   std::uint32_t alignment = kDefaultAlignment;
   std::unordered_set<std::string> keys;
   for (const auto& [key, value] : metadata) {
+    require_utf8(key, fail, "metadata key");
     if (!keys.insert(key).second) fail("metadata key " + in_quotes(key) + " given twice");
     if (key == "general.alignment") {
       if (value.type() != GgufType::u32) fail(std::string("general.alignment must be a u32, not ") + gguf_type_name(value.type()));
@@ -695,6 +710,7 @@ void write_gguf(const std::filesystem::path& path, const GgufMetadata& metadata,
   std::uint64_t offset = 0;
   for (const auto& t : tensors) {
     const std::string where = "tensor " + in_quotes(t.name);
+    require_utf8(t.name, fail, "tensor name");
     if (!names.insert(t.name).second) fail("tensor name " + in_quotes(t.name) + " given twice");
     if (t.name.size() > kMaxNameBytes) {
       fail(where + ": name of " + std::to_string(t.name.size()) + " bytes is longer than llama.cpp's limit of " +

@@ -13,8 +13,13 @@
 // a tensor's kiln shape is ne reversed, as in gguf-py's numpy arrays.
 //
 // gguf.cpp (parsing, validation, (de)quantization, the raw writer) uses no
-// Tensor code, so it can be compiled alone (the fuzz targets do); the functions
-// taking or returning a kiln Tensor live in gguf_tensor.cpp.
+// Tensor code, so it can be compiled with only the text helpers it checks and
+// escapes names with (text/unicode.cpp, text/escape.cpp), as the fuzz targets
+// do; the functions taking or returning a kiln Tensor live in gguf_tensor.cpp.
+//
+// Metadata keys and tensor names must be UTF-8 (the reader and the writer
+// refuse others); string values may hold any bytes (byte-level tokens). Every
+// message that quotes a key or name shows it through text::escape_for_terminal.
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>

@@ -3,9 +3,13 @@
 #include <cstring>
 
 #include "kiln/io/gguf.h"
+#include "kiln/text/escape.h"
 
 namespace kiln::io {
 namespace {
+
+/// A tensor name, quoted and made safe to print.
+std::string quoted_name(const std::string& s) { return "'" + text::escape_for_terminal(s) + "'"; }
 
 /// The kiln dtype a ggml type is viewed as, if any.
 std::optional<DType> kiln_dtype(GgmlType t) {
@@ -38,7 +42,7 @@ Tensor GgufFile::tensor(const std::string& name) const {
   const GgufTensorInfo& t = info(name);
   const std::optional<DType> dt = kiln_dtype(t.type);
   if (!dt) {
-    fail("tensor '" + name + "' has ggml type " + ggml_type_name(t.type) +
+    fail("tensor " + quoted_name(name) + " has ggml type " + ggml_type_name(t.type) +
          ", which kiln has no dtype for (read it with bytes(), or dequantize() for q8_0/q4_0)");
   }
   const std::span<const std::byte> raw = bytes(name);
@@ -58,7 +62,7 @@ Tensor GgufFile::dequantize(const std::string& name) const {
   switch (t.type) {
     case GgmlType::f32: case GgmlType::f16: case GgmlType::bf16: case GgmlType::q8_0: case GgmlType::q4_0: break;
     default:
-      fail("tensor '" + name + "' has ggml type " + ggml_type_name(t.type) +
+      fail("tensor " + quoted_name(name) + " has ggml type " + ggml_type_name(t.type) +
            ", which kiln does not decode (it handles f32, f16, bf16, q8_0 and q4_0)");
   }
   Tensor out = Tensor::empty(t.shape, DType::f32);
@@ -72,10 +76,10 @@ void save_gguf(const std::filesystem::path& path, const GgufMetadata& metadata,
   std::vector<GgufTensorData> data;
   keep.reserve(tensors.size());
   for (const auto& [name, t] : tensors) {
-    if (!t.defined()) throw Error("save_gguf '" + path.string() + "': tensor '" + name + "' is undefined");
+    if (!t.defined()) throw Error("save_gguf '" + path.string() + "': tensor " + quoted_name(name) + " is undefined");
     const std::optional<GgmlType> type = ggml_type_for(t.dtype());
     if (!type) {
-      throw Error("save_gguf '" + path.string() + "': tensor '" + name + "' is " + dtype_name(t.dtype()) +
+      throw Error("save_gguf '" + path.string() + "': tensor " + quoted_name(name) + " is " + dtype_name(t.dtype()) +
                   ", which GGUF has no type for (f32, f16, bf16, f64, i32, i64)");
     }
     keep.push_back(t.detach().to(kCPU).contiguous());

@@ -3,13 +3,17 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <set>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "kiln/io/file_util.h"
+#include "kiln/text/escape.h"
+#include "kiln/text/unicode.h"
 
 namespace kiln::io {
 
@@ -77,35 +81,34 @@ std::string known_dtypes() {
   return s;
 }
 
-/// Strict UTF-8 check (no overlongs, surrogates, or code points past U+10FFFF).
-bool is_valid_utf8(const unsigned char* s, std::size_t n) {
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned c = s[i];
-    std::size_t len = 0;
-    std::uint32_t cp = 0, min = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      len = 2, cp = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3, cp = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (n - i < len) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const unsigned cc = s[i + k];
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += len;
+/// A name or other text from the file, quoted and made safe to print.
+std::string quoted_name(const std::string& s) { return "'" + text::escape_for_terminal(s) + "'"; }
+
+/// A JSON value from the header as text for a message: ASCII only, so the
+/// control and bidi characters its strings may hold are \u escapes.
+std::string json_text(const nlohmann::json& v) { return v.dump(-1, ' ', /*ensure_ascii=*/true); }
+
+/// Why a header that is not UTF-8 is refused: the offset of the first bad byte
+/// and the JSON string around it (a tensor name, metadata key or value),
+/// escaped, so the user can find it.
+std::string invalid_utf8_problem(std::string_view header) {
+  std::size_t bad = 0;
+  while (bad < header.size()) {
+    const text::Utf8Char c = text::decode_utf8(header, bad);
+    if (!c.valid) break;
+    bad += c.len;
   }
-  return true;
+  // The string literal holding the byte, cut to kContext bytes either side.
+  constexpr std::size_t kContext = 48;
+  std::size_t begin = bad;
+  while (begin > 0 && bad - begin < kContext && header[begin - 1] != '"') --begin;
+  std::size_t end = bad + 1;
+  while (end < header.size() && end - bad < kContext && header[end] != '"') ++end;
+  char byte[8];
+  std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(header[bad]));
+  return std::string("header is not valid UTF-8: byte ") + byte + " at header offset " + std::to_string(bad) +
+         ", in \"" + text::escape_for_terminal(header.substr(begin, end - begin)) +
+         "\" (tensor names, metadata keys and values must be UTF-8)";
 }
 
 std::uint64_t read_le_u64(const std::byte* p) {
@@ -121,26 +124,26 @@ struct Fail {
 };
 
 std::uint64_t get_u64(const nlohmann::json& v, const Fail& fail, const std::string& what) {
-  if (!v.is_number_unsigned()) fail(what + " must be a non-negative integer, got " + v.dump());
+  if (!v.is_number_unsigned()) fail(what + " must be a non-negative integer, got " + json_text(v));
   return v.get<std::uint64_t>();
 }
 
 SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& info, const Fail& fail) {
-  const std::string where = "tensor '" + name + "': ";
-  if (!info.is_object()) fail(where + "entry must be a JSON object, got " + info.dump());
+  const std::string where = "tensor " + quoted_name(name) + ": ";
+  if (!info.is_object()) fail(where + "entry must be a JSON object, got " + json_text(info));
   SafetensorsEntry e;
   e.name = name;
 
   const auto dt = info.find("dtype");
   if (dt == info.end()) fail(where + "missing \"dtype\"");
-  if (!dt->is_string()) fail(where + "\"dtype\" must be a string, got " + dt->dump());
+  if (!dt->is_string()) fail(where + "\"dtype\" must be a string, got " + json_text(*dt));
   e.dtype = dt->get<std::string>();
   const DTypeInfo* dinfo = find_dtype(e.dtype);
-  if (dinfo == nullptr) fail(where + "unknown dtype \"" + e.dtype + "\" (known: " + known_dtypes() + ")");
+  if (dinfo == nullptr) fail(where + "unknown dtype " + json_text(*dt) + " (known: " + known_dtypes() + ")");
 
   const auto sh = info.find("shape");
   if (sh == info.end()) fail(where + "missing \"shape\"");
-  if (!sh->is_array()) fail(where + "\"shape\" must be an array, got " + sh->dump());
+  if (!sh->is_array()) fail(where + "\"shape\" must be an array, got " + json_text(*sh));
   // Element count with overflow checks, as the reference does (a zero dim makes it 0).
   std::uint64_t numel = 1;
   bool overflow = false;
@@ -156,7 +159,9 @@ SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& info
 
   const auto off = info.find("data_offsets");
   if (off == info.end()) fail(where + "missing \"data_offsets\"");
-  if (!off->is_array() || off->size() != 2) fail(where + "\"data_offsets\" must be [begin, end], got " + off->dump());
+  if (!off->is_array() || off->size() != 2) {
+    fail(where + "\"data_offsets\" must be [begin, end], got " + json_text(*off));
+  }
   e.begin = get_u64((*off)[0], fail, where + "data_offsets begin");
   e.end = get_u64((*off)[1], fail, where + "data_offsets end");
   if (e.end < e.begin) {
@@ -177,11 +182,13 @@ SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& info
   return e;
 }
 
-std::string json_string(const std::string& s, const std::string& what) {
+/// `s` as a JSON string literal; `what` names it in the error for text that is
+/// not UTF-8 (which JSON cannot hold and the reader would refuse).
+std::string json_string(const std::string& s, const std::string& what, const std::filesystem::path& path) {
   try {
     return nlohmann::json(s).dump();
   } catch (const nlohmann::json::exception&) {
-    throw Error("save_safetensors: " + what + " is not valid UTF-8");
+    throw Error("save_safetensors '" + path.string() + "': " + what + " is not valid UTF-8");
   }
 }
 
@@ -222,7 +229,10 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     fail("header length " + std::to_string(n) + " runs past the end of the " + std::to_string(size) + "-byte file");
   }
   const auto* hdr = reinterpret_cast<const unsigned char*>(base + 8);
-  if (!is_valid_utf8(hdr, n)) fail("header is not valid UTF-8");
+  // Checked before parsing: the JSON parser also refuses bad UTF-8, but its
+  // message neither says where nor shows the bytes.
+  const std::string_view header_text(reinterpret_cast<const char*>(hdr), static_cast<std::size_t>(n));
+  if (!text::is_valid_utf8(header_text)) fail(invalid_utf8_problem(header_text));
 
   // Parse, noting duplicate top-level keys (JSON parsers silently keep one).
   std::string duplicate;
@@ -240,19 +250,22 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
         },
         true);
   } catch (const nlohmann::json::exception& e) {
-    fail(std::string("header is not valid JSON: ") + e.what());
+    // The parser quotes what it last read, raw: escape it.
+    fail("header is not valid JSON: " + text::escape_for_terminal(e.what(), {.backslash = false}));
   }
   if (!header.is_object()) fail(std::string("header is not a JSON object but a JSON ") + header.type_name());
-  if (!duplicate.empty()) fail("key '" + duplicate + "' appears twice in the header");
+  if (!duplicate.empty()) fail("key " + quoted_name(duplicate) + " appears twice in the header");
 
   SafetensorsFile f;
   f.path_ = path;
   f.data_start_ = 8 + n;
   for (const auto& [key, value] : header.items()) {
     if (key == "__metadata__") {
-      if (!value.is_object()) fail("\"__metadata__\" must be an object of strings, got " + value.dump());
+      if (!value.is_object()) fail("\"__metadata__\" must be an object of strings, got " + json_text(value));
       for (const auto& [mk, mv] : value.items()) {
-        if (!mv.is_string()) fail("\"__metadata__\" value for '" + mk + "' must be a string, got " + mv.dump());
+        if (!mv.is_string()) {
+          fail("\"__metadata__\" value for " + quoted_name(mk) + " must be a string, got " + json_text(mv));
+        }
         f.metadata_.emplace(mk, mv.get<std::string>());
       }
       continue;
@@ -271,17 +284,17 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   for (const auto& e : f.entries_) {
     const std::string range = "[" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "]";
     if (e.begin < pos) {
-      fail("tensor '" + e.name + "' data_offsets " + range + " overlap tensor '" + prev->name + "' ending at " +
-           std::to_string(pos));
+      fail("tensor " + quoted_name(e.name) + " data_offsets " + range + " overlap tensor " + quoted_name(prev->name) +
+           " ending at " + std::to_string(pos));
     }
     if (e.begin > pos) {
-      fail("gap in the data section: tensor '" + e.name + "' data_offsets " + range + " begin at " +
-           std::to_string(e.begin) + " but " + (prev ? "tensor '" + prev->name + "' ends" : std::string("data starts")) +
-           " at " + std::to_string(pos));
+      const std::string before = prev ? "tensor " + quoted_name(prev->name) + " ends" : std::string("data starts");
+      fail("gap in the data section: tensor " + quoted_name(e.name) + " data_offsets " + range + " begin at " +
+           std::to_string(e.begin) + " but " + before + " at " + std::to_string(pos));
     }
     if (e.end > data_size) {
-      fail("tensor '" + e.name + "' data_offsets " + range + " run past the end of the " + std::to_string(data_size) +
-           "-byte data section");
+      fail("tensor " + quoted_name(e.name) + " data_offsets " + range + " run past the end of the " +
+           std::to_string(data_size) + "-byte data section");
     }
     pos = e.end;
     prev = &e;
@@ -297,7 +310,9 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
 
 const SafetensorsEntry& SafetensorsFile::entry(const std::string& name) const {
   const auto it = index_.find(name);
-  if (it == index_.end()) throw Error("safetensors file '" + path_.string() + "': no tensor named '" + name + "'");
+  if (it == index_.end()) {
+    throw Error("safetensors file '" + path_.string() + "': no tensor named " + quoted_name(name));
+  }
   return entries_[it->second];
 }
 
@@ -311,7 +326,7 @@ Tensor SafetensorsFile::tensor(const std::string& name) const {
   const SafetensorsEntry& e = entry(name);
   const std::optional<DType> dt = dtype_from_safetensors(e.dtype);
   if (!dt) {
-    throw Error("safetensors file '" + path_.string() + "': tensor '" + name + "' has dtype " + e.dtype +
+    throw Error("safetensors file '" + path_.string() + "': tensor " + quoted_name(name) + " has dtype " + e.dtype +
                 ", which kiln has no dtype for");
   }
   const std::span<const std::byte> raw = bytes(name);
@@ -319,7 +334,7 @@ Tensor SafetensorsFile::tensor(const std::string& name) const {
     // Any byte other than 0/1 would be undefined behaviour when read as bool.
     for (std::size_t i = 0; i < raw.size(); ++i) {
       if (std::to_integer<unsigned>(raw[i]) > 1) {
-        throw Error("safetensors file '" + path_.string() + "': BOOL tensor '" + name + "' holds byte " +
+        throw Error("safetensors file '" + path_.string() + "': BOOL tensor " + quoted_name(name) + " holds byte " +
                     std::to_string(std::to_integer<unsigned>(raw[i])) + " at element " + std::to_string(i));
       }
     }
@@ -346,10 +361,12 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<std::
   items.reserve(tensors.size());
   std::set<std::string> seen;
   for (const auto& [name, t] : tensors) {
-    if (!t.defined()) throw Error("save_safetensors '" + path.string() + "': tensor '" + name + "' is undefined");
+    if (!t.defined()) {
+      throw Error("save_safetensors '" + path.string() + "': tensor " + quoted_name(name) + " is undefined");
+    }
     if (name == "__metadata__") throw Error("save_safetensors '" + path.string() + "': '__metadata__' is reserved");
     if (!seen.insert(name).second) {
-      throw Error("save_safetensors '" + path.string() + "': tensor name '" + name + "' given twice");
+      throw Error("save_safetensors '" + path.string() + "': tensor name " + quoted_name(name) + " given twice");
     }
     items.push_back({&name, t.detach().to(kCPU).contiguous(), dtype_rank(t.dtype())});
   }
@@ -366,15 +383,16 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<std::
     for (const auto& [k, v] : metadata) {
       if (!first) header += ',';
       first = false;
-      header += json_string(k, "metadata key") + ':' + json_string(v, "metadata value for '" + k + "'");
+      header += json_string(k, "metadata key " + quoted_name(k), path) + ':' +
+                json_string(v, "metadata value for " + quoted_name(k), path);
     }
     header += '}';
   }
   std::uint64_t offset = 0;
   for (const auto& it : items) {
     if (header.size() > 1) header += ',';
-    header += json_string(*it.name, "tensor name") + ":{\"dtype\":\"" + safetensors_dtype_name(it.t.dtype()) +
-              "\",\"shape\":[";
+    header += json_string(*it.name, "tensor name " + quoted_name(*it.name), path) + ":{\"dtype\":\"" +
+              safetensors_dtype_name(it.t.dtype()) + "\",\"shape\":[";
     for (std::size_t d = 0; d < it.t.shape().size(); ++d) {
       header += (d ? "," : "") + std::to_string(it.t.shape()[d]);
     }

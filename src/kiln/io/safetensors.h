@@ -35,7 +35,11 @@ const char* safetensors_dtype_name(DType dtype);
 
 struct SafetensorsMapping;  // the memory-mapped file (safetensors.cpp)
 
-/// A validated, memory-mapped safetensors file. Copies share the mapping.
+/// A validated, memory-mapped safetensors file. Copies share the mapping. The
+/// header must be UTF-8 (JSON requires it; a tensor name, metadata key or value
+/// that is not is refused, the message showing its bytes escaped). Names may still
+/// hold control characters (JSON "\u001b"): messages quote them through
+/// text::escape_for_terminal, and so must anything that prints them.
 class SafetensorsFile {
  public:
   /// Memory-maps and validates `path`; throws kiln::Error naming the file and the problem.

@@ -5,7 +5,7 @@
 
 namespace kiln::nn {
 
-class Dropout : public Module {
+class Dropout : public Layer {
  public:
   /// Draws masks from `gen`, which must outlive the module.
   Dropout(double p, Generator& gen);

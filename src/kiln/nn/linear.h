@@ -7,7 +7,7 @@
 
 namespace kiln::nn {
 
-class Linear : public Module {
+class Linear : public Layer {
  public:
   /// weight [out, in] and bias [out] (f32), both U(-1/√in, 1/√in) as in
   /// torch.nn.Linear (kaiming_uniform with a = √5), drawn from `gen`.
@@ -21,10 +21,13 @@ class Linear : public Module {
   std::int64_t in_features() const { return in_features_; }
   std::int64_t out_features() const { return out_features_; }
 
-  Tensor weight;
-  Tensor bias;  ///< undefined when built with bias = false
+  const Tensor& weight() const { return weight_; }
+  /// Undefined when built with bias = false.
+  const Tensor& bias() const { return bias_; }
 
  private:
+  Tensor weight_;
+  Tensor bias_;
   std::int64_t in_features_;
   std::int64_t out_features_;
 };

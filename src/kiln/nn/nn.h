@@ -1,8 +1,15 @@
 #pragma once
 // Umbrella header for the layer library.
 #include "kiln/nn/activation.h"
+#include "kiln/nn/batch_norm.h"
+#include "kiln/nn/conv.h"
 #include "kiln/nn/dropout.h"
+#include "kiln/nn/embedding.h"
+#include "kiln/nn/gru.h"
 #include "kiln/nn/init.h"
+#include "kiln/nn/layer_norm.h"
 #include "kiln/nn/linear.h"
+#include "kiln/nn/lstm.h"
 #include "kiln/nn/module.h"
+#include "kiln/nn/pooling.h"
 #include "kiln/nn/sequential.h"

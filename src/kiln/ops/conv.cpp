@@ -4,6 +4,12 @@
 // by weight viewed as [O, C*kh*kw]; the GEMM is the matmul kernel (oneDNN for
 // f32/bf16/f16). Images go through in chunks so the cols buffer stays bounded,
 // and backward recomputes cols instead of keeping them alive between passes.
+//
+// Grouped convolution needs no kernel of its own: cols rows are ordered by
+// channel, so group k's rows are the contiguous block k of cols viewed as
+// [groups, C/groups*kh*kw, L], and the weight viewed as [groups, O/groups,
+// C/groups*kh*kw] multiplies them block by block in one batched GEMM per image
+// (batched over groups instead of over images).
 #include <algorithm>
 #include <string>
 
@@ -46,10 +52,11 @@ Conv2dGeometry conv_geometry(const Tensor& x, const Tensor& w, const Conv2dOptio
                         .out_w = out_size(op, "width", W, kw, o.stride_w, o.pad_w, o.dil_w, x)};
 }
 
-void check_conv_args(const Tensor& x, const Tensor& w, const Tensor& b) {
+void check_conv_args(const Tensor& x, const Tensor& w, const Tensor& b, std::int64_t groups) {
   if (!x.defined() || !w.defined()) throw Error("conv2d: undefined input or weight");
+  if (groups < 1) throw Error("conv2d: groups must be ≥ 1, got " + str(groups));
   if (x.dim() != 4) throw Error("conv2d: input must be 4-d [N, C, H, W], got " + x.str());
-  if (w.dim() != 4) throw Error("conv2d: weight must be 4-d [O, C, kh, kw], got " + w.str());
+  if (w.dim() != 4) throw Error("conv2d: weight must be 4-d [O, C/groups, kh, kw], got " + w.str());
   if (x.dtype() != w.dtype() || (b.defined() && b.dtype() != x.dtype())) {
     throw Error("conv2d: dtype mismatch between input " + x.str() + ", weight " + w.str() +
                 (b.defined() ? ", bias " + b.str() : std::string()));
@@ -58,9 +65,13 @@ void check_conv_args(const Tensor& x, const Tensor& w, const Tensor& b) {
     throw Error("conv2d: input, weight and bias must be on the same device (input on " + x.device().str() +
                 ", weight on " + w.device().str() + ")");
   }
-  if (x.shape()[1] != w.shape()[1]) {
+  if (x.shape()[1] != w.shape()[1] * groups) {
     throw Error("conv2d: input " + x.str() + " has " + str(x.shape()[1]) + " channels but weight " + w.str() +
-                " expects " + str(w.shape()[1]));
+                " with groups=" + str(groups) + " expects " + str(w.shape()[1] * groups));
+  }
+  if (w.shape()[0] % groups != 0) {
+    throw Error("conv2d: weight " + w.str() + " has " + str(w.shape()[0]) +
+                " output channels, not divisible by groups=" + str(groups));
   }
   if (w.shape()[0] == 0 || w.shape()[2] == 0 || w.shape()[3] == 0) {
     throw Error("conv2d: weight " + w.str() + " has an empty dimension");
@@ -89,32 +100,42 @@ Tensor im2col_chunk(const Tensor& xc, const Conv2dGeometry& g, std::int64_t n0, 
 // The gradients of conv2d given dy [N, O, oh, ow]. No graph is recorded: conv2d
 // is differentiable once (enough for training and gradient checks).
 std::vector<Tensor> conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const Conv2dGeometry& g,
-                                    bool gx, bool gw, bool gb) {
+                                    std::int64_t groups, bool gx, bool gw, bool gb) {
   NoGradGuard guard;
   const std::int64_t N = x.shape()[0], O = w.shape()[0];
   const std::int64_t CK = g.channels * g.kh * g.kw, L = g.out_h * g.out_w;
+  const std::int64_t Og = O / groups, CKg = CK / groups;
   const Tensor gy = dy.contiguous().view({N, O, L});
-  const Tensor w2 = w.contiguous().view({1, O, CK});
+  const Tensor w3 = w.contiguous().view({groups, Og, CKg});
   auto gemm = matmul_kernels().get(x.device(), x.dtype());
   Tensor dx, dw;
   if (gx) dx = Tensor::zeros(x.shape(), x.dtype(), x.device());
-  if (gw) dw = Tensor::empty({1, O, CK}, x.dtype(), x.device());
+  if (gw) dw = Tensor::empty({groups, Og, CKg}, x.dtype(), x.device());
   const Tensor xc = gw ? x.contiguous() : Tensor();
   const std::int64_t step = chunk_images(N, CK * L);
   auto col2im = col2im_kernels().get(x.device(), x.dtype());
   for (std::int64_t n0 = 0; n0 < N; n0 += step) {
     const std::int64_t n1 = std::min(N, n0 + step), nb = n1 - n0;
     if (gw) {
-      // dW += dy_n · cols_nᵀ, one image at a time into the same [O, CK] buffer.
+      // dW += dy_n · cols_nᵀ, one image at a time into the same [groups, O/groups, CK/groups] buffer.
       const Tensor cols = im2col_chunk(xc, g, n0, n1);
       for (std::int64_t n = 0; n < nb; ++n) {
-        gemm(gy.slice(0, n0 + n, n0 + n + 1), cols.slice(0, n, n + 1).transpose(1, 2), dw, n0 + n > 0);
+        gemm(gy.slice(0, n0 + n, n0 + n + 1).view({groups, Og, L}),
+             cols.slice(0, n, n + 1).view({groups, CKg, L}).transpose(1, 2), dw, n0 + n > 0);
       }
     }
     if (gx) {
-      // dcols = Wᵀ · dy for the whole chunk (W broadcast over images), then scatter back.
+      // dcols = Wᵀ · dy, then scatter back: for the whole chunk at once (W
+      // broadcast over images) without groups, else per image over groups.
       Tensor dcols = Tensor::empty({nb, CK, L}, x.dtype(), x.device());
-      gemm(w2.expand({nb, O, CK}).transpose(1, 2), gy.slice(0, n0, n1), dcols, false);
+      if (groups == 1) {
+        gemm(w3.expand({nb, O, CK}).transpose(1, 2), gy.slice(0, n0, n1), dcols, false);
+      } else {
+        for (std::int64_t n = 0; n < nb; ++n) {
+          gemm(w3.transpose(1, 2), gy.slice(0, n0 + n, n0 + n + 1).view({groups, Og, L}),
+               dcols.slice(0, n, n + 1).view({groups, CKg, L}), false);
+        }
+      }
       for (std::int64_t n = 0; n < nb; ++n) {
         col2im(dcols.slice(0, n, n + 1).squeeze(0), g, dx.slice(0, n0 + n, n0 + n + 1).squeeze(0));
       }
@@ -127,29 +148,40 @@ std::vector<Tensor> conv2d_backward(const Tensor& dy, const Tensor& x, const Ten
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt) {
-  check_conv_args(x, weight, bias);
+  const std::int64_t groups = opt.groups;
+  check_conv_args(x, weight, bias, groups);
   const Conv2dGeometry g = conv_geometry(x, weight, opt);
   const std::int64_t N = x.shape()[0], O = weight.shape()[0];
   const std::int64_t CK = g.channels * g.kh * g.kw, L = g.out_h * g.out_w;
+  const std::int64_t Og = O / groups, CKg = CK / groups;
   Tensor out = Tensor::empty({N, O, g.out_h, g.out_w}, x.dtype(), x.device());
   {
     NoGradGuard guard;
     const Tensor xc = x.contiguous();
-    const Tensor w2 = weight.contiguous().view({1, O, CK});
+    const Tensor w3 = weight.contiguous().view({groups, Og, CKg});
     const Tensor out3 = out.view({N, O, L});
     auto gemm = matmul_kernels().get(x.device(), x.dtype());
     const std::int64_t step = chunk_images(N, CK * L);
     for (std::int64_t n0 = 0; n0 < N; n0 += step) {
       const std::int64_t n1 = std::min(N, n0 + step);
-      // One batched GEMM per chunk: [O, CK] (broadcast) · [nb, CK, L] → [nb, O, L].
-      gemm(w2.expand({n1 - n0, O, CK}), im2col_chunk(xc, g, n0, n1), out3.slice(0, n0, n1), false);
+      const Tensor cols = im2col_chunk(xc, g, n0, n1);
+      if (groups == 1) {
+        // One batched GEMM per chunk: [O, CK] (broadcast) · [nb, CK, L] → [nb, O, L].
+        gemm(w3.expand({n1 - n0, O, CK}), cols, out3.slice(0, n0, n1), false);
+      } else {
+        // Per image, batched over groups: [g, O/g, CK/g] · [g, CK/g, L] → [g, O/g, L].
+        for (std::int64_t n = n0; n < n1; ++n) {
+          gemm(w3, cols.slice(0, n - n0, n - n0 + 1).view({groups, CKg, L}),
+               out3.slice(0, n, n + 1).view({groups, Og, L}), false);
+        }
+      }
     }
     if (bias.defined()) add_(out, bias.reshape({1, O, 1, 1}));
   }
   const Tensor xd = x.detach(), wd = weight.detach();
   const bool gx = x.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
-  return record(out, "conv2d", {x, weight, bias}, [xd, wd, g, gx, gw, gb](const Tensor& dy) {
-    return conv2d_backward(dy, xd, wd, g, gx, gw, gb);
+  return record(out, "conv2d", {x, weight, bias}, [xd, wd, g, groups, gx, gw, gb](const Tensor& dy) {
+    return conv2d_backward(dy, xd, wd, g, groups, gx, gw, gb);
   });
 }
 

@@ -5,6 +5,7 @@
 
 #include "kiln/ops/index_util.h"
 #include "kiln/ops/kernels.h"
+#include "kiln/ops/losses.h"
 #include "kiln/ops/op_checks.h"
 #include "kiln/ops/ops.h"
 
@@ -103,9 +104,14 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, std::int64_t ig
   if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0)) {
     throw Error("cross_entropy: label_smoothing " + std::to_string(label_smoothing) + " is outside [0, 1]");
   }
+  if (is_floating(target.dtype())) {  // class probabilities: ops/losses.cpp
+    return cross_entropy(logits, target,
+                         CrossEntropyOptions{.ignore_index = ignore_index, .label_smoothing = label_smoothing,
+                                             .reduction = reduction});
+  }
   if (target.dtype() != DType::i64 && target.dtype() != DType::i32) {
-    throw Error("cross_entropy: target must hold class indices as i64 (or i32), got " + target.str() +
-                " (class-probability targets are not supported)");
+    throw Error("cross_entropy: target must hold class indices as i64 (or i32) or class probabilities, got " +
+                target.str());
   }
   Tensor t = detail::index_as_i64(target, op);
   if (t.device() != logits.device()) {

@@ -129,6 +129,8 @@ Tensor log_softmax(const Tensor& x, std::int64_t dim = -1);
 enum class Reduction : std::uint8_t { mean, sum, none };
 /// Cross-entropy on logits [N, C] (or [N, C, d...] via the class dim 1 as in PyTorch)
 /// with i64 targets; rows whose target is ignore_index add nothing and are not counted.
+/// A floating target of the logits' shape holds class probabilities; that case, and
+/// per-class weights, are in ops/losses.h.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, std::int64_t ignore_index = -100,
                      double label_smoothing = 0.0, Reduction reduction = Reduction::mean);
 /// Element-wise losses: input and target must have the same shape (no broadcasting).
@@ -152,8 +154,9 @@ Tensor embedding(const Tensor& weight, const Tensor& ids);
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
 struct Conv2dOptions {
   std::int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
+  std::int64_t groups = 1;  ///< C and O split into this many groups; output group k sees only input group k
 };
-/// x [N, C, H, W], weight [O, C, kh, kw], bias [O] or undefined.
+/// x [N, C, H, W], weight [O, C/groups, kh, kw], bias [O] or undefined.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt = {});
 /// x [N, C, H, W]; stride defaults to the kernel size when 0.
 Tensor max_pool2d(const Tensor& x, std::int64_t kernel_h, std::int64_t kernel_w, std::int64_t stride_h = 0,

@@ -1,6 +1,5 @@
 #pragma once
 // torch.optim.Adam and torch.optim.AdamW.
-#include <cstdint>
 #include <vector>
 
 #include "kiln/optim/optimizer.h"
@@ -27,30 +26,29 @@ struct AdamWOptions {
 };
 
 /// m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;  (AMSGrad: v̂ = max(v̂, v))
-/// p -= lr/(1-β1ᵗ) · m / (√v / √(1-β2ᵗ) + eps).
+/// p -= lr/(1-β1ᵗ) · m / (√v / √(1-β2ᵗ) + eps), one fused pass per parameter.
 /// Adam adds weight_decay·p to g first; AdamW instead scales p by (1 - lr·wd).
+/// State per parameter, from its first step: "exp_avg", "exp_avg_sq", and
+/// "max_exp_avg_sq" with AMSGrad.
 class Adam : public Optimizer {
  public:
   Adam(std::vector<Tensor> params, const AdamOptions& options);
+  Adam(std::vector<ParamGroup> groups, const AdamOptions& options);
   void step() override;
   const AdamOptions& options() const { return opt_; }
 
  protected:
-  Adam(std::vector<Tensor> params, const AdamOptions& options, bool decoupled, const char* name);
+  Adam(std::vector<ParamGroup> groups, const AdamOptions& options, bool decoupled, const char* name);
 
  private:
-  struct State {
-    std::int64_t step = 0;
-    Tensor exp_avg, exp_avg_sq, max_exp_avg_sq;
-  };
   AdamOptions opt_;
   bool decoupled_;
-  std::vector<State> state_;
 };
 
 class AdamW : public Adam {
  public:
   AdamW(std::vector<Tensor> params, const AdamWOptions& options);
+  AdamW(std::vector<ParamGroup> groups, const AdamWOptions& options);
 };
 
 }  // namespace kiln::optim

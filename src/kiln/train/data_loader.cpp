@@ -38,7 +38,13 @@ std::int64_t DataLoader::num_batches() const {
   return opt_.drop_last ? n_ / opt_.batch_size : (n_ + opt_.batch_size - 1) / opt_.batch_size;
 }
 
-void DataLoader::start_epoch() {
+void DataLoader::start_epoch() { start_epoch(next_epoch_); }
+
+void DataLoader::start_epoch(std::int64_t epoch) {
+  if (epoch < 0) throw Error("DataLoader: epoch must be >= 0, got " + std::to_string(epoch));
+  next_epoch_ = epoch + 1;
+  // Each epoch's draws start at their own counter block (2^40 values apart).
+  gen_.set_state(opt_.seed, static_cast<std::uint64_t>(epoch) << 40);
   std::iota(order_.begin(), order_.end(), std::int64_t{0});
   if (!opt_.shuffle) return;
   // Fisher–Yates, one draw per position from the loader's Generator.
@@ -55,7 +61,7 @@ Batch DataLoader::batch(std::int64_t b) const {
   const std::int64_t begin = b * opt_.batch_size;
   const std::int64_t end = std::min(n_, begin + opt_.batch_size);
   const std::vector<std::int64_t> index(order_.begin() + begin, order_.begin() + end);
-  return {gather_rows(inputs_, index), gather_rows(targets_, index)};
+  return {gather_rows(inputs_, index), gather_rows(targets_, index), Tensor()};
 }
 
 Tensor gather_rows(const Tensor& x, const std::vector<std::int64_t>& index) {

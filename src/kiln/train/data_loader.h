@@ -14,6 +14,7 @@ namespace kiln::train {
 struct Batch {
   Tensor inputs;   ///< [b, ...] rows of inputs
   Tensor targets;  ///< [b, ...] rows of targets
+  Tensor weights;  ///< [b] per-sample loss weights (Keras class_weight); undefined = all 1
 };
 
 struct DataLoaderOptions {
@@ -32,8 +33,11 @@ class DataLoader {
   std::int64_t num_batches() const;
   std::int64_t batch_size() const { return opt_.batch_size; }
 
-  /// Begins a new epoch: draws a new sample order when shuffling.
+  /// Begins the next epoch: draws a new sample order when shuffling.
   void start_epoch();
+  /// Begins epoch `epoch` (from 0): its order depends only on (seed, epoch), so a
+  /// resumed run visits the samples exactly as the interrupted one would have.
+  void start_epoch(std::int64_t epoch);
   /// Batch b (0-based) of the current epoch, gathered into fresh contiguous tensors.
   Batch batch(std::int64_t b) const;
   /// Sample indices of the current epoch, in visiting order.
@@ -45,6 +49,7 @@ class DataLoader {
   DataLoaderOptions opt_;
   std::int64_t n_;
   Generator gen_;
+  std::int64_t next_epoch_ = 0;
   std::vector<std::int64_t> order_;
 };
 

@@ -19,7 +19,7 @@ std::int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   return correct;
 }
 
-double evaluate_accuracy(nn::Module& model, const Tensor& inputs, const Tensor& labels, std::int64_t batch_size) {
+double evaluate_accuracy(nn::Layer& model, const Tensor& inputs, const Tensor& labels, std::int64_t batch_size) {
   if (inputs.dim() == 0 || labels.dim() != 1 || inputs.size(0) != labels.size(0)) {
     throw Error("evaluate_accuracy: inputs " + inputs.str() + " and labels " + labels.str() +
                 " must hold the same number of samples");

@@ -13,7 +13,7 @@ std::int64_t count_correct(const Tensor& logits, const Tensor& labels);
 /// Fraction of `inputs` [N, ...] the model classifies as `labels` [N],
 /// evaluated in eval mode without a graph, `batch_size` rows at a time.
 /// The model's training/eval mode is restored afterwards.
-double evaluate_accuracy(nn::Module& model, const Tensor& inputs, const Tensor& labels,
+double evaluate_accuracy(nn::Layer& model, const Tensor& inputs, const Tensor& labels,
                          std::int64_t batch_size = 1000);
 
 }  // namespace kiln::train

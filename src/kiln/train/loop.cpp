@@ -5,7 +5,7 @@
 
 namespace kiln::train {
 
-double train_epoch(nn::Module& model, optim::Optimizer& optimizer, DataLoader& loader, const LossFn& loss_fn,
+double train_epoch(nn::Layer& model, optim::Optimizer& optimizer, DataLoader& loader, const LossFn& loss_fn,
                    ProgressReporter* progress) {
   model.train();
   loader.start_epoch();

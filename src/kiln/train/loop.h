@@ -15,7 +15,7 @@ using LossFn = std::function<Tensor(const Tensor& output, const Tensor& targets)
 /// Runs loader.start_epoch() and every batch of it once, in training mode.
 /// `progress` (may be null) is told about every step; the caller starts and
 /// ends its epoch. Returns the mean batch loss.
-double train_epoch(nn::Module& model, optim::Optimizer& optimizer, DataLoader& loader, const LossFn& loss_fn,
+double train_epoch(nn::Layer& model, optim::Optimizer& optimizer, DataLoader& loader, const LossFn& loss_fn,
                    ProgressReporter* progress = nullptr);
 
 }  // namespace kiln::train

@@ -4,6 +4,7 @@
 // prints a plain line every `log_every` steps and at the end of each epoch.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <ostream>
 #include <string>
 
@@ -27,10 +28,15 @@ class ProgressReporter {
  public:
   ProgressReporter(std::ostream& out, const ProgressOptions& options);
 
-  /// `epoch` counts from 1.
-  void start_epoch(std::int64_t epoch);
+  /// `epoch` counts from 1; `first_step` > 0 when a resumed epoch starts mid-way.
+  void start_epoch(std::int64_t epoch, std::int64_t first_step = 0);
   /// After step `step` (from 1) with this batch's loss and sample count.
   void update(std::int64_t step, double loss, std::int64_t samples);
+  /// After step `step` with running metrics (shown in order; "loss" first) instead of
+  /// the reporter's own loss average.
+  void update(std::int64_t step, const std::map<std::string, double>& running, std::int64_t samples);
+  /// Ends a redrawn line early (an interrupt message follows).
+  void abort_line();
   /// Finishes the epoch's output (ends the redrawn line / prints the last step)
   /// and returns its statistics.
   EpochStats end_epoch();
@@ -47,6 +53,8 @@ class ProgressReporter {
   ProgressOptions opt_;
   std::int64_t epoch_ = 0;
   std::int64_t step_ = 0;
+  std::int64_t first_step_ = 0;
+  std::map<std::string, double> running_;
   std::int64_t samples_ = 0;
   double loss_sum_ = 0.0;
   std::int64_t last_printed_step_ = 0;

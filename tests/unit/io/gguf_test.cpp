@@ -406,7 +406,8 @@ struct Bytes {
 
 class GgufMalformed : public ::testing::Test {
  protected:
-  void expect_rejected(const Bytes& b, std::initializer_list<std::string> parts) {
+  /// Expects the file to be refused with a message holding `parts`; returns the message.
+  std::string expect_rejected(const Bytes& b, std::initializer_list<std::string> parts) {
     write_bytes(dir_ / "bad.gguf", b.s);
     std::vector<std::string> all{"GGUF file '" + (dir_ / "bad.gguf").string() + "': "};
     all.insert(all.end(), parts.begin(), parts.end());
@@ -416,7 +417,9 @@ class GgufMalformed : public ::testing::Test {
     } catch (const Error& e) {
       const std::string msg = e.what();
       for (const auto& p : all) EXPECT_NE(msg.find(p), std::string::npos) << "message '" << msg << "' lacks '" << p << "'";
+      return msg;
     }
+    return "";
   }
   TempDir dir_;
 };
@@ -584,6 +587,68 @@ TEST_F(GgufMalformed, ValidEdgeCasesAreAccepted) {
   EXPECT_EQ(f.dequantize("y").numel(), 0);
 }
 
+// ---- names from the file: UTF-8 only, escaped wherever a message quotes them ---------
+
+TEST_F(GgufMalformed, KeysAndTensorNamesThatAreNotUtf8AreRefusedShowingTheBytes) {
+  std::string msg = expect_rejected(Bytes().header(0, 1).str("general.\xffname").u32(8).str("x"),
+                                    {"metadata key #0 'general.\\xffname' is not valid UTF-8"});
+  test::expect_terminal_safe(msg);
+  msg = expect_rejected(Bytes().header(1, 0).tensor("w\xc0\xaf", {4}, kF32, 0).pad().zeros(16),
+                        {"the name of tensor #0 'w\\xc0\\xaf' is not valid UTF-8"});
+  test::expect_terminal_safe(msg);
+  // Truncated in the middle of a character, after valid ones.
+  expect_rejected(Bytes().header(0, 1).str("\xe4\xb8\xad\xe4\xb8").u32(0).u8(1),
+                  {"metadata key #0 '\xe4\xb8\xad\\xe4\\xb8'", "not valid UTF-8"});
+}
+
+TEST(Gguf, StringValuesMayHoldAnyBytes) {
+  // Tokens of byte-level vocabularies need not be UTF-8: values are read as they are.
+  TempDir dir;
+  const std::vector<std::string> tokens = {"\xff", "\xe4\xb8", std::string("\0\x1b[2J", 5), "\xc2\x9b"};
+  Bytes b = Bytes().header(0, 2).str("tokenizer.ggml.tokens").u32(9).u32(8).u64(tokens.size());
+  for (const auto& t : tokens) b.str(t);
+  b.str("general.name").u32(8).str("\xc0\xaf");
+  write_bytes(dir / "tokens.gguf", b.s);
+  const auto f = GgufFile::open(dir / "tokens.gguf");
+  EXPECT_EQ(f.at("tokenizer.ggml.tokens").get<GgufArray>().get<std::string>(), tokens);
+  EXPECT_EQ(f.get<std::string>("general.name"), "\xc0\xaf");
+}
+
+TEST_F(GgufMalformed, ControlCharactersInNamesAreKeptButEscapedInMessages) {
+  // An OSC title sequence, a C1 CSI (U+009B) and a right-to-left override (U+202E):
+  // valid UTF-8, so accepted, but never printed raw.
+  const std::string name = "w\x1b]0;pwned\x07\xc2\x9b\xe2\x80\xae";
+  const std::string shown = "'w\\x1b]0;pwned\\x07\\u{9b}\\u{202e}'";
+  std::vector<std::string> messages;
+  messages.push_back(expect_rejected(
+      Bytes().header(2, 0).tensor(name, {4}, kF32, 0).tensor(name, {4}, kF32, 32).pad().zeros(64),
+      {"tensor name " + shown + " appears twice"}));
+  messages.push_back(expect_rejected(Bytes().header(0, 2).str(name).u32(0).u8(1).str(name).u32(0).u8(2),
+                                     {"metadata key " + shown + " appears twice"}));
+  messages.push_back(expect_rejected(Bytes().header(0, 1).str(name).u32(13).u8(0),
+                                     {"metadata key " + shown, "unknown value type 13"}));
+  messages.push_back(expect_rejected(Bytes().header(0, 1).str(name).u32(9).u32(9).u64(1).u32(0).u64(1000).zeros(8),
+                                     {"metadata key " + shown + "[0]", "array length 1000"}));
+  messages.push_back(expect_rejected(Bytes().header(1, 0).tensor(name, {4}, kF32, 4).pad().zeros(64),
+                                     {"tensor " + shown + " data offset 4 is misaligned"}));
+  messages.push_back(expect_rejected(
+      Bytes().header(2, 0).tensor("a", {16}, kF32, 0).tensor(name, {4}, kF32, 32).pad().zeros(64),
+      {"tensor " + shown + " data at offset 32 overlaps tensor 'a'"}));
+  for (const auto& m : messages) test::expect_terminal_safe(m);
+
+  // A valid file with that name: read as it is; lookups and conversions escape it.
+  auto q = encode(GgmlType::q8_0, values(32));
+  io::write_gguf(dir_ / "ok.gguf", {{name, std::uint32_t{1}}}, {{name, GgmlType::q8_0, {32}, q}});
+  const auto f = GgufFile::open(dir_ / "ok.gguf");
+  EXPECT_EQ(f.tensors()[0].name, name);
+  EXPECT_EQ(f.metadata()[0].first, name);
+  for (const auto& m : {test::error_message([&] { f.tensor(name); }), test::error_message([&] { f.info("\x1b[2J"); })}) {
+    test::expect_terminal_safe(m);
+  }
+  expect_error([&] { f.tensor(name); }, {"tensor " + shown + " has ggml type q8_0"});
+  expect_error([&] { f.info("\x1b[2J"); }, {"no tensor named '\\x1b[2J'"});
+}
+
 // ---- writer errors -------------------------------------------------------------------
 
 TEST(GgufWriter, RejectsBadInput) {
@@ -601,6 +666,9 @@ TEST(GgufWriter, RejectsBadInput) {
   expect_error([&] { w({}, {{"a", GgmlType::f32, {5}, four}}); }, {"'a'", "needs 20 bytes of data, got 16"});
   expect_error([&] { w({}, {{"q", GgmlType::q8_0, {1, 16}, four}}); }, {"'q' of type q8_0", "rows of 16"});
   expect_error([&] { w({}, {{"a", GgmlType::f32, {-4}, four}}); }, {"negative dimension"});
+  // The reader refuses keys and names that are not UTF-8, so the writer does too.
+  expect_error([&] { w({{"k\xff", true}}, {}); }, {"w.gguf", "metadata key 'k\\xff' is not valid UTF-8"});
+  expect_error([&] { w({}, {{"a\xc0", GgmlType::f32, {4}, four}}); }, {"tensor name 'a\\xc0' is not valid UTF-8"});
   EXPECT_FALSE(std::filesystem::exists(path));
   // Nothing but the target is left in the directory after a successful write.
   w({}, {{"a", GgmlType::f32, {2, 2}, four}});

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kiln/core/error.h"
+#include "kiln/text/unicode.h"
 
 namespace kiln::test {
 
@@ -55,6 +56,35 @@ void expect_error(F&& fn, std::initializer_list<std::string> parts) {
     const std::string msg = e.what();
     for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "message '" << msg << "' lacks '" << p << "'";
   }
+}
+
+/// Expects `text` (a message about a file) to hold nothing a terminal acts on:
+/// well-formed UTF-8 without C0 controls (newline aside), DEL, C1 controls, bidi
+/// controls or line separators.
+inline void expect_terminal_safe(const std::string& text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const kiln::text::Utf8Char c = kiln::text::decode_utf8(text, i);
+    ASSERT_TRUE(c.valid) << "ill-formed UTF-8 at byte " << i << " of: " << text;
+    const char32_t cp = c.cp;
+    const bool control = (cp < 0x20 && cp != '\n') || (cp >= 0x7F && cp <= 0x9F);
+    const bool layout = cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) ||
+                        (cp >= 0x2066 && cp <= 0x2069);
+    EXPECT_FALSE(control || layout) << "raw U+" << std::hex << static_cast<unsigned>(cp) << " at byte " << std::dec
+                                    << i << " of: " << ::testing::PrintToString(text);
+    i += c.len;
+  }
+}
+
+/// The message of the kiln::Error `fn` throws ("" and a failure if it throws none).
+template <class F>
+std::string error_message(F&& fn) {
+  try {
+    fn();
+  } catch (const kiln::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a kiln::Error";
+  return "";
 }
 
 }  // namespace kiln::test

@@ -292,6 +292,78 @@ std::vector<Malformed> malformed_cases() {
 INSTANTIATE_TEST_SUITE_P(Safetensors, MalformedFile, ::testing::ValuesIn(malformed_cases()),
                          [](const ::testing::TestParamInfo<Malformed>& info) { return std::string(info.param.name); });
 
+// ---- names from the file: UTF-8 only, escaped wherever a message quotes them ----
+
+TEST(Safetensors, NamesAndKeysThatAreNotUtf8AreRefusedShowingTheBytes) {
+  TempDir dir;
+  const auto path = dir / "bad-name.safetensors";
+  // A tensor name: `{"model.` is 8 bytes, so the bad byte is at header offset 8.
+  write_bytes(path, st_bytes("{\"model.\xff" R"(weight":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", 1));
+  expect_error([&] { SafetensorsFile::open(path); },
+               {path.string(), "not valid UTF-8", "byte 0xff at header offset 8", "\"model.\\xffweight\""});
+  test::expect_terminal_safe(test::error_message([&] { SafetensorsFile::open(path); }));
+  // A metadata key (an overlong '/') and a metadata value (a truncated character).
+  write_bytes(path, st_bytes("{\"__metadata__\":{\"k\xc0\xafy\":\"v\"}}", 0));
+  expect_error([&] { SafetensorsFile::open(path); }, {path.string(), "byte 0xc0", "\"k\\xc0\\xafy\""});
+  write_bytes(path, st_bytes("{\"__metadata__\":{\"k\":\"\xe4\xb8\"}}", 0));
+  expect_error([&] { SafetensorsFile::open(path); }, {path.string(), "byte 0xe4", "\"\\xe4\\xb8\""});
+}
+
+TEST(Safetensors, ControlCharactersInNamesAreKeptButEscapedInMessages) {
+  // JSON escapes put an OSC title sequence in the name; raw UTF-8 adds a C1 CSI
+  // (U+009B) and a right-to-left override (U+202E). All valid JSON and UTF-8.
+  const std::string json_name = R"(w\u001b]0;pwned\u0007)" "\xc2\x9b\xe2\x80\xae";
+  const std::string name = "w\x1b]0;pwned\x07\xc2\x9b\xe2\x80\xae";
+  const std::string shown = "'w\\x1b]0;pwned\\x07\\u{9b}\\u{202e}'";
+  TempDir dir;
+  const auto path = dir / "hostile.safetensors";
+  const auto entry = [](const std::string& key, const std::string& dtype, int begin, int end) {
+    return "\"" + key + R"(":{"dtype":")" + dtype + R"(","shape":[)" + std::to_string(end - begin) +
+           R"(],"data_offsets":[)" + std::to_string(begin) + "," + std::to_string(end) + "]}";
+  };
+  write_bytes(path, st_bytes("{" + entry(json_name, "U8", 0, 2) + R"(,"__metadata__":{")" + json_name + "\":\"" +
+                                 json_name + "\"}}",
+                             2));
+  const auto f = SafetensorsFile::open(path);
+  ASSERT_EQ(f.entries().size(), 1u);
+  EXPECT_EQ(f.entries()[0].name, name);  // read as it is: only printing escapes
+  EXPECT_EQ(f.metadata().at(name), name);
+  EXPECT_EQ(f.bytes(name).size(), 2u);
+
+  const auto expect_shown = [&](const std::string& bytes, std::initializer_list<std::string> parts) {
+    write_bytes(path, bytes);
+    const std::string msg = test::error_message([&] { SafetensorsFile::open(path); });
+    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << msg << " lacks " << p;
+    test::expect_terminal_safe(msg);
+  };
+  expect_shown(st_bytes("{" + entry(json_name, "F33", 0, 2) + "}", 2), {"tensor " + shown, "unknown dtype"});
+  // A dtype from the file is shown as ASCII-only JSON.
+  expect_shown(st_bytes("{" + entry("a", R"(\u001b[2J)" "\xe2\x80\xae", 0, 2) + "}", 2),
+               {"unknown dtype \"\\u001b[2J\\u202e\""});
+  expect_shown(st_bytes("{" + entry(json_name, "U8", 0, 2) + "," + entry("b", "U8", 1, 3) + "}", 3),
+               {"tensor 'b'", "overlap tensor " + shown});
+  expect_shown(st_bytes("{" + entry(json_name, "U8", 2, 4) + "}", 4), {"tensor " + shown, "data starts at 0"});
+  expect_shown(st_bytes("{" + entry(json_name, "U8", 0, 2) + "," + entry(json_name, "U8", 2, 4) + "}", 4),
+               {"key " + shown + " appears twice"});
+  expect_shown(st_bytes(R"({"__metadata__":{")" + json_name + R"(":1}})", 0), {"value for " + shown});
+  // The JSON parser quotes the raw text it stopped at: raw ESC, C1 and RLO here.
+  expect_shown(st_bytes("{\"a\x1b]0;pwned\x07\":1}", 0), {"not valid JSON"});
+  expect_shown(st_bytes("{\"a\":\xc2\x9b\xe2\x80\xae}", 0), {"not valid JSON"});
+  expect_shown(st_bytes("{\"a\":\"\xe2\x80\xae\x1b[2J", 0), {"not valid JSON"});
+  // Lookups quote the name they were given.
+  expect_error([&] { f.tensor("\x1b[2J"); }, {"no tensor named '\\x1b[2J'"});
+}
+
+TEST(Safetensors, WriterNamesTextThatIsNotUtf8) {
+  TempDir dir;
+  const auto path = dir / "w.safetensors";
+  expect_error([&] { save_safetensors(path, {{"w\xff", Tensor::zeros({1})}}); },
+               {"w.safetensors", "tensor name 'w\\xff' is not valid UTF-8"});
+  expect_error([&] { save_safetensors(path, {}, {{"k\xc0", "v"}}); }, {"metadata key 'k\\xc0' is not valid UTF-8"});
+  expect_error([&] { save_safetensors(path, {}, {{"k", "\xff"}}); }, {"metadata value for 'k' is not valid UTF-8"});
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
 TEST(Safetensors, MissingFileIsAnError) {
   TempDir dir;
   expect_error([&] { SafetensorsFile::open(dir / "none.safetensors"); }, {"none.safetensors", "cannot open"});

@@ -11,10 +11,10 @@ namespace {
 TEST(Linear, ShapesAndParameterNames) {
   Generator gen(1);
   Linear fc(5, 3, true, gen);
-  EXPECT_EQ(fc.weight.shape(), (Shape{3, 5}));
-  EXPECT_EQ(fc.bias.shape(), (Shape{3}));
-  EXPECT_TRUE(fc.weight.requires_grad());
-  EXPECT_TRUE(fc.bias.requires_grad());
+  EXPECT_EQ(fc.weight().shape(), (Shape{3, 5}));
+  EXPECT_EQ(fc.bias().shape(), (Shape{3}));
+  EXPECT_TRUE(fc.weight().requires_grad());
+  EXPECT_TRUE(fc.bias().requires_grad());
   const auto named = fc.named_parameters();
   ASSERT_EQ(named.size(), 2U);
   EXPECT_EQ(named[0].first, "weight");
@@ -24,7 +24,7 @@ TEST(Linear, ShapesAndParameterNames) {
   EXPECT_THROW(fc.forward(Tensor::ones({4, 6})), Error);
 
   Linear no_bias(5, 3, false, gen);
-  EXPECT_FALSE(no_bias.bias.defined());
+  EXPECT_FALSE(no_bias.bias().defined());
   EXPECT_EQ(no_bias.parameters().size(), 1U);
   EXPECT_THROW(Linear(0, 3, true, gen), Error);
 }
@@ -33,7 +33,7 @@ TEST(Linear, DefaultInitIsUniformWithinOneOverSqrtFanIn) {
   Generator gen(2);
   Linear fc(400, 300, true, gen);
   const double bound = 1.0 / std::sqrt(400.0);
-  for (const Tensor& p : {fc.weight, fc.bias}) {
+  for (const Tensor& p : {fc.weight(), fc.bias()}) {
     const std::vector<float> v = p.to_vector<float>();
     double lo = 1e9, hi = -1e9, mean = 0, sq = 0;
     for (const float x : v) {
@@ -57,8 +57,8 @@ TEST(Linear, DefaultInitIsUniformWithinOneOverSqrtFanIn) {
 TEST(Linear, SameSeedSameWeights) {
   Generator a(42), b(42), c(43);
   Linear x(10, 4, true, a), y(10, 4, true, b), z(10, 4, true, c);
-  EXPECT_EQ(x.weight.to_vector<float>(), y.weight.to_vector<float>());
-  EXPECT_NE(x.weight.to_vector<float>(), z.weight.to_vector<float>());
+  EXPECT_EQ(x.weight().to_vector<float>(), y.weight().to_vector<float>());
+  EXPECT_NE(x.weight().to_vector<float>(), z.weight().to_vector<float>());
 }
 
 TEST(Linear, DefaultGeneratorFollowsManualSeed) {
@@ -66,7 +66,7 @@ TEST(Linear, DefaultGeneratorFollowsManualSeed) {
   Linear x(6, 2);
   manual_seed(7);
   Linear y(6, 2);
-  EXPECT_EQ(x.weight.to_vector<float>(), y.weight.to_vector<float>());
+  EXPECT_EQ(x.weight().to_vector<float>(), y.weight().to_vector<float>());
 }
 
 TEST(Linear, ForwardMatchesManualComputation) {
@@ -74,7 +74,7 @@ TEST(Linear, ForwardMatchesManualComputation) {
   Linear fc(3, 2, true, gen);
   const Tensor x = Tensor::from_vector<float>({1, 2, 3, -1, 0, 0.5F}, {2, 3});
   const std::vector<float> y = fc.forward(x).to_vector<float>();
-  const std::vector<float> w = fc.weight.to_vector<float>(), b = fc.bias.to_vector<float>();
+  const std::vector<float> w = fc.weight().to_vector<float>(), b = fc.bias().to_vector<float>();
   const std::vector<float> xv = x.to_vector<float>();
   for (int i = 0; i < 2; ++i) {
     for (int o = 0; o < 2; ++o) {
@@ -86,7 +86,7 @@ TEST(Linear, ForwardMatchesManualComputation) {
 }
 
 std::shared_ptr<Sequential> small_mlp(Generator& gen) {
-  return std::make_shared<Sequential>(std::initializer_list<std::shared_ptr<Module>>{
+  return std::make_shared<Sequential>(std::initializer_list<std::shared_ptr<Layer>>{
       std::make_shared<Flatten>(), std::make_shared<Linear>(12, 8, true, gen), std::make_shared<ReLU>(),
       std::make_shared<Linear>(8, 3, true, gen)});
 }

@@ -10,7 +10,7 @@ namespace {
 TEST(Optimizer, RejectsBadArguments) {
   Tensor p = Tensor::zeros({2});
   p.set_requires_grad(true);
-  EXPECT_THROW(SGD({}, {.lr = 0.1}), Error);
+  EXPECT_THROW(SGD(std::vector<Tensor>{}, {.lr = 0.1}), Error);
   EXPECT_THROW(SGD({p}, {.lr = -1}), Error);
   EXPECT_THROW(SGD({p}, {.lr = 0.1, .nesterov = true}), Error);
   EXPECT_THROW(SGD({p, p}, {.lr = 0.1}), Error);
@@ -54,8 +54,8 @@ TEST(Optimizer, AdamFitsALinearRegression) {
     loss = l.item();
   }
   EXPECT_LT(loss, 1e-4);
-  EXPECT_NEAR(fc.weight.item(), 3.0, 1e-2);
-  EXPECT_NEAR(fc.bias.item(), -1.0, 1e-2);
+  EXPECT_NEAR(fc.weight().item(), 3.0, 1e-2);
+  EXPECT_NEAR(fc.bias().item(), -1.0, 1e-2);
 }
 
 }  // namespace

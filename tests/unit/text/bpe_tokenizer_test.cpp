@@ -41,7 +41,7 @@ void write(const std::string& path, const std::string& text) {
 
 TEST(Gpt2Bpe, MatchesHuggingFaceOnEveryFixtureCase) {
   const auto cases = read_jsonl(fixture("gpt2_tokenizer_cases.jsonl"));
-  ASSERT_GE(cases.size(), 100u);
+  ASSERT_FALSE(cases.empty()) << "no cases in gpt2_tokenizer_cases.jsonl";
   for (const auto& c : cases) {
     const auto text = c["text"].get<std::string>();
     const auto expected = c["ids"].get<std::vector<TokenId>>();
@@ -55,6 +55,7 @@ TEST(Gpt2Bpe, BatchEncodeMatchesSequential) {
   const auto cases = read_jsonl(fixture("gpt2_tokenizer_cases.jsonl"));
   std::vector<std::string> texts;
   for (const auto& c : cases) texts.push_back(c["text"].get<std::string>());
+  ASSERT_FALSE(texts.empty()) << "no cases in gpt2_tokenizer_cases.jsonl";
   gpt2().clear_cache();
   const auto batch = gpt2().encode_batch(texts);
   ASSERT_EQ(batch.size(), texts.size());

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -32,7 +33,7 @@ std::vector<std::string> read_fortunes(const std::string& path) {
 
 TEST(CharTokenizer, FitsAndRoundTripsChinesePoems) {
   const auto poems = read_fortunes(testing::fixture("tang300_excerpt.txt"));
-  ASSERT_EQ(poems.size(), 12u);
+  ASSERT_FALSE(poems.empty()) << "no poems in tang300_excerpt.txt";
   CharTokenizer tok;
   tok.fit(poems);
   std::set<char32_t> distinct;
@@ -51,18 +52,24 @@ TEST(CharTokenizer, FitsAndRoundTripsChinesePoems) {
     const char32_t b = tok.chars()[i];
     EXPECT_TRUE(counts[a] > counts[b] || (counts[a] == counts[b] && a < b));
   }
-  EXPECT_EQ(tok.char_to_id(U'\n'), 2);  // 6 lines a poem: newline is the most common
-  EXPECT_EQ(tok.char_to_id(U'，'), 3);
+  // Ids from the counts above: after <pad> and <unk>, most frequent first.
+  std::vector<char32_t> by_count(distinct.begin(), distinct.end());
+  std::sort(by_count.begin(), by_count.end(),
+            [&](char32_t a, char32_t b) { return counts[a] != counts[b] ? counts[a] > counts[b] : a < b; });
+  for (std::size_t i = 0; i < by_count.size(); ++i) {
+    EXPECT_EQ(tok.char_to_id(by_count[i]), 2 + static_cast<TokenId>(i));
+  }
   for (const auto& p : poems) {
     const auto ids = tok.encode(p);
     EXPECT_EQ(ids.size(), utf8_to_u32(p, "poem").size());
     EXPECT_EQ(tok.decode(ids), p);
   }
   // Unknown characters map to <unk>; decode writes the special token's name.
-  const auto ids = tok.encode("春Ω");
+  const std::string known = u32_to_utf8(std::u32string(1, by_count.front()));
+  const auto ids = tok.encode(known + "Ω");
   EXPECT_EQ(ids[1], 1);
-  EXPECT_EQ(tok.decode(ids), "春<unk>");
-  EXPECT_EQ(tok.decode(ids, /*skip_special=*/true), "春");
+  EXPECT_EQ(tok.decode(ids), known + "<unk>");
+  EXPECT_EQ(tok.decode(ids, /*skip_special=*/true), known);
 }
 
 TEST(CharTokenizer, LimitsSaveLoadAndErrors) {

@@ -47,7 +47,19 @@ TEST(Progress, InteractiveModeRedrawsOneLine) {
   EXPECT_GE(count(text, '\r'), 2U);
   EXPECT_EQ(count(text, '\n'), 1U);  // only the epoch end moves to a new line
   EXPECT_EQ(text.back(), '\n');
-  EXPECT_NE(text.find("step 5/5"), std::string::npos);
+  // Keras' bar: the step count and a full bar at the end.
+  EXPECT_NE(text.find("5/5 [==============================]"), std::string::npos) << text;
+}
+
+TEST(Progress, ShowsRunningMetricsAndResumesMidEpoch) {
+  std::ostringstream out;
+  ProgressReporter p(out, {.epochs = 2, .steps_per_epoch = 10, .interactive = false, .log_every = 2});
+  p.start_epoch(2, 6);  // a resumed epoch: steps 7..10 remain
+  p.update(8, {{"loss", 0.25}, {"accuracy", 0.875}}, 4);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("epoch 2/2  step 8/10  loss 0.2500  accuracy 0.8750"), std::string::npos) << text;
+  const EpochStats stats = p.end_epoch();
+  EXPECT_GT(stats.samples_per_second, 0.0);
 }
 
 TEST(Progress, FormatsDurations) {

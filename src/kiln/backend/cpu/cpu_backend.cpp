@@ -1,6 +1,9 @@
 // The CPU backend: a pooled, 64-byte-aligned allocator and synchronous copies.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <map>
 #include <mutex>
 #include <new>
@@ -13,12 +16,28 @@ namespace kiln::cpu {
 
 namespace {
 
+// The most bytes the pool keeps cached: KILN_CPU_CACHE_BYTES if set, else three
+// quarters of physical memory. A fixed small cap (it was 2 GiB) is below a big
+// model's training step, whose freed activations then went back to the system
+// and were page-faulted in again every step; when memory does run short,
+// allocate() empties the cache and retries before failing.
+std::size_t max_cached_bytes() {
+  if (const char* env = std::getenv("KILN_CPU_CACHE_BYTES"); env != nullptr && *env != '\0') {
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(env, &end, 10);
+    if (end != nullptr && *end == '\0') return static_cast<std::size_t>(v);
+    throw Error(std::string("KILN_CPU_CACHE_BYTES must be a byte count, got '") + env + "'");
+  }
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return std::size_t{1} << 34;
+  return static_cast<std::size_t>(pages) / 4 * 3 * static_cast<std::size_t>(page);
+}
+
 // Caches freed blocks by rounded size so training loops, which allocate the
 // same shapes every step, stop calling the system allocator after step one.
 class PooledAllocator {
  public:
   static constexpr std::size_t kAlignment = 64;
-  static constexpr std::size_t kMaxCachedBytes = std::size_t{1} << 31;
 
   void* allocate(std::size_t nbytes) {
     const std::size_t size = round_up(nbytes);
@@ -44,7 +63,7 @@ class PooledAllocator {
   void deallocate(void* p, std::size_t nbytes) {
     const std::size_t size = round_up(nbytes);
     std::lock_guard<std::mutex> lock(mutex_);
-    if (cached_ + size > kMaxCachedBytes) {
+    if (cached_ + size > max_cached_) {
       std::free(p);
       return;
     }
@@ -71,6 +90,7 @@ class PooledAllocator {
     cached_ = 0;
   }
 
+  const std::size_t max_cached_ = max_cached_bytes();
   std::mutex mutex_;
   std::multimap<std::size_t, void*> free_;
   std::size_t cached_ = 0;
@@ -104,6 +124,11 @@ void register_cpu_backend() {
   register_nn_kernels();
   register_index_kernels();
   register_conv_kernels();
+  register_pool_kernels();
+  register_batch_norm_kernels();
+  register_optim_kernels();
+  register_rnn_kernels();
+  register_loss_kernels();
 }
 
 }  // namespace kiln::cpu

@@ -14,6 +14,11 @@ void register_random_kernels();
 void register_nn_kernels();
 void register_index_kernels();
 void register_conv_kernels();
+void register_pool_kernels();
+void register_batch_norm_kernels();
+void register_optim_kernels();
+void register_rnn_kernels();
+void register_loss_kernels();
 
 template <class F>
 void visit_float_dtypes(F&& f) {
