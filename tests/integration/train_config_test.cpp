@@ -89,7 +89,7 @@ TEST_P(ExampleSlice, TrainsOnASliceAndWritesItsOutputs) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Examples, ExampleSlice,
-                         ::testing::Values("fashion_mlp", "fashion_cnn", "fortune_bow"));
+                         ::testing::Values("fashion_mlp", "fashion_cnn", "fashion_row_lstm", "fortune_lstm", "fortune_bow"));
 
 /// The log's epoch rows without the training-set metrics (those of a resumed
 /// epoch cover only the batches after the resume): epoch, loss, lr and val_*.

@@ -10,6 +10,8 @@ namespace kiln::cli {
 void add_train_command(CLI::App& app);
 /// `kiln eval CONFIG`: test metrics of a finished run.
 void add_eval_command(CLI::App& app);
+/// `kiln predict CONFIG --input FILE`: classes of new inputs.
+void add_predict_command(CLI::App& app);
 /// `kiln tokenize encode|decode|count|train`: byte-level BPE tokenizers.
 void add_tokenize_command(CLI::App& app);
 /// `kiln inspect FILE`: header, metadata and tensors of a safetensors, GGUF or IDX file.

@@ -36,6 +36,7 @@ int run(int argc, char** argv) {
   // train first: its options lead the top-level help.
   kiln::cli::add_train_command(app);
   kiln::cli::add_eval_command(app);
+  kiln::cli::add_predict_command(app);
   kiln::cli::add_tokenize_command(app);
   kiln::cli::add_inspect_command(app);
 

@@ -197,4 +197,22 @@ void add_eval_command(CLI::App& app) {
   });
 }
 
+void add_predict_command(CLI::App& app) {
+  auto config = std::make_shared<std::string>();
+  auto output_dir = std::make_shared<std::string>();
+  auto input = std::make_shared<std::string>("-");
+  CLI::App* cmd = app.add_subcommand("predict", "Classify new inputs with a trained CONFIG run's model");
+  cmd->add_option("config", *config, "The experiment config the run was trained with")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--input", *input,
+                  "Images as an IDX file (Fashion-MNIST configs), or texts one per line (fortune configs; - = stdin)");
+  cmd->add_option("--output-dir", *output_dir, "The run directory (default: the config's output_dir)");
+  cmd->callback([config, output_dir, input] {
+    train::RunOverrides ov;
+    if (!output_dir->empty()) ov.output_dir = *output_dir;
+    train::predict_experiment(config::Document::load(*config), ov, *input, std::cout);
+  });
+}
+
 }  // namespace kiln::cli

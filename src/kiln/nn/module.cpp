@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kiln/ops/ops.h"
+#include "kiln/text/escape.h"
 
 namespace kiln::nn {
 
@@ -88,11 +89,12 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
     if (src == nullptr) {
       missing.push_back(name);
     } else if (src->shape() != target.shape() || src->dtype() != target.dtype()) {
-      mismatched.push_back(name + " (expected " + target.str() + ", got " + src->str() + ")");
+      mismatched.push_back(text::escape_for_terminal(name) + " (expected " + target.str() + ", got " + src->str() + ")");
     }
   }
   for (const auto& [name, t] : state) {
-    if (!mine.contains(name)) unexpected.push_back(name);
+    // Names from a file reach the terminal: escaped.
+    if (!mine.contains(name)) unexpected.push_back(text::escape_for_terminal(name));
   }
   const auto list = [](const std::vector<std::string>& names) {
     std::string s;

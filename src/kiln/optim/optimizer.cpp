@@ -62,7 +62,7 @@ const Optimizer::Group& Optimizer::group_at(std::size_t group) const {
 double Optimizer::group_lr(std::size_t group) const { return group_at(group).lr; }
 
 void Optimizer::set_group_lr(std::size_t group, double lr) {
-  group_at(group);
+  static_cast<void>(group_at(group));  // validates the index
   check_rate(name_, "learning rate", lr, " for group " + std::to_string(group));
   groups_[group].lr = lr;
 }

@@ -12,6 +12,7 @@
 #include "kiln/io/gguf.h"
 #include "kiln/text/bpe_errors.h"
 #include "kiln/text/bpe_tokenizer.h"
+#include "kiln/text/escape.h"
 
 namespace kiln::text {
 
@@ -26,7 +27,8 @@ constexpr std::array<std::string_view, 10> kGpt2PreTokenizers = {
     "gpt-2",      "phi-2",      "jina-es",    "jina-de",      "gigachat",
     "jina-v1-en", "jina-v2-es", "jina-v2-de", "jina-v2-code", "roberta-bpe"};
 
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+// Text from a file reaches the user's terminal: control bytes and invalid UTF-8 are escaped.
+std::string in_quotes(std::string_view s) { return "'" + escape_for_terminal(s) + "'"; }
 
 std::string what_model_is(std::string_view model) {
   if (model == "llama") return " (SentencePiece)";

@@ -5,6 +5,7 @@
 #include "kiln/core/error.h"
 #include "kiln/text/bpe_errors.h"
 #include "kiln/text/bpe_tokenizer.h"
+#include "kiln/text/escape.h"
 #include "kiln/text/file_io.h"
 
 namespace kiln::text {
@@ -23,7 +24,8 @@ json parse_json(const std::string& path, const std::string& text) {
   }
 }
 
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+// Text from a file reaches the user's terminal: control bytes and invalid UTF-8 are escaped.
+std::string in_quotes(std::string_view s) { return "'" + escape_for_terminal(s) + "'"; }
 
 std::vector<std::pair<std::string, TokenId>> read_vocab_object(const json& obj, const std::string& where) {
   if (!obj.is_object()) throw Error(where + ": expected a JSON object mapping tokens to ids");

@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "kiln/io/safetensors.h"
+#include "kiln/text/escape.h"
 
 namespace kiln::train {
 
@@ -26,8 +27,8 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   const auto format = meta.find("kiln.format");
   if (format == meta.end() || format->second != kCheckpointFormat) {
     throw Error("checkpoint '" + path.string() + "': not a kiln checkpoint (metadata 'kiln.format' is " +
-                (format == meta.end() ? std::string("absent") : "'" + format->second + "'") + ", expected '" +
-                kCheckpointFormat + "')");
+                (format == meta.end() ? std::string("absent") : text::quote_for_terminal(format->second)) + ", expected '" +
+                std::string(kCheckpointFormat) + "')");
   }
   const auto state = meta.find("kiln.checkpoint");
   if (state == meta.end()) throw Error("checkpoint '" + path.string() + "': metadata 'kiln.checkpoint' is missing");
@@ -42,7 +43,7 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
     try {
       ckpt.tensors.add(e.name, file.tensor(e.name));
     } catch (const Error& err) {
-      throw Error("checkpoint '" + path.string() + "': tensor '" + e.name + "': " + err.what());
+      throw Error("checkpoint '" + path.string() + "': tensor " + text::quote_for_terminal(e.name) + ": " + err.what());
     }
   }
   return ckpt;

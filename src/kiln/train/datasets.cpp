@@ -1,6 +1,7 @@
 #include "kiln/train/datasets.h"
 
 #include <algorithm>
+#include <memory>
 #include <numeric>
 
 #include "kiln/core/rng.h"
@@ -50,6 +51,12 @@ LabeledData load_fashion_mnist_data(const std::filesystem::path& dir, ImageLayou
   d.test_x = shape_images(test.images, layout, n_test);
   d.test_y = test.labels.slice(0, 0, n_test).to(DType::i64).contiguous();
   d.class_names = fashion_mnist_class_names();
+  d.prepare_images = [layout](const Tensor& images) {
+    if (images.dtype() != DType::u8 || images.dim() != 3 || images.size(1) != 28 || images.size(2) != 28) {
+      throw Error("fashion-mnist model input: expected u8 images [N, 28, 28], got " + images.str());
+    }
+    return shape_images(images, layout, images.size(0));
+  };
   return d;
 }
 
@@ -89,16 +96,16 @@ LabeledData load_fortune_classification(const FortuneTextOptions& o) {
 
   text::KerasTokenizerConfig tok_config;
   tok_config.num_words = o.num_words;
-  text::KerasTokenizer tok(tok_config);
-  tok.fit_on_texts(texts);
-  const auto encode = [&](const std::vector<std::string>& t) {
+  auto tok = std::make_shared<text::KerasTokenizer>(tok_config);
+  tok->fit_on_texts(texts);
+  const auto encode = [tok, o](const std::vector<std::string>& t) {
     const auto n = static_cast<std::int64_t>(t.size());
     if (o.bag_of_words) {
-      const auto m = tok.texts_to_matrix(t, text::matrix_mode_from_name(o.matrix_mode));
+      const auto m = tok->texts_to_matrix(t, text::matrix_mode_from_name(o.matrix_mode));
       std::vector<float> v(m.values.begin(), m.values.end());
       return Tensor::from_vector<float>(v, {n, m.cols});
     }
-    const auto padded = text::pad_sequences(tok.texts_to_sequences(t), o.maxlen);
+    const auto padded = text::pad_sequences(tok->texts_to_sequences(t), o.maxlen);
     return Tensor::from_vector<std::int64_t>(padded.values, {n, o.maxlen});
   };
   LabeledData d;
@@ -107,6 +114,7 @@ LabeledData load_fortune_classification(const FortuneTextOptions& o) {
   d.test_x = encode(test_texts);
   d.test_y = Tensor::from_vector<std::int64_t>(test_labels, {static_cast<std::int64_t>(test_labels.size())});
   d.class_names = o.categories;
+  d.prepare_texts = encode;
   return d;
 }
 

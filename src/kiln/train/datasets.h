@@ -10,6 +10,7 @@
 // (the last rows) holds every category.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,11 @@ ImageLayout image_layout_from_name(const std::string& name);
 struct LabeledData {
   Tensor train_x, train_y, test_x, test_y;  ///< y: i64 class indices
   std::vector<std::string> class_names;
+  /// Turns new raw inputs into model inputs exactly as the data above were made
+  /// (for `kiln predict`): u8 images [N, 28, 28] for Fashion-MNIST...
+  std::function<Tensor(const Tensor& images)> prepare_images;
+  /// ...texts for fortunes (the tokenizer fitted on the training texts).
+  std::function<Tensor(const std::vector<std::string>& texts)> prepare_texts;
 };
 
 /// Pixels scaled to [0, 1]; `limit` > 0 keeps the first `limit` training and

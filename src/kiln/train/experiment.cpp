@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "kiln/core/parallel.h"
+#include "kiln/io/idx.h"
 #include "kiln/io/safetensors.h"
 #include "kiln/nn/init.h"
 #include "kiln/ops/ops.h"
@@ -373,11 +374,11 @@ RunResult run_classification(const config::Document& doc, const RunOverrides& ov
   return result;
 }
 
-RunResult evaluate_classification(const config::Document& doc, const RunOverrides& ov) {
-  const config::Node root = doc.root();
+/// The config's model with the weights of its finished run (output_dir/model.safetensors).
+Classification load_trained(const config::Node& root, const RunOverrides& ov, fs::path& dir) {
   Generator init_gen(0);
   Classification c = build_classification(root, ov, init_gen, false);
-  const fs::path dir = ov.output_dir.value_or(root.get_string("output_dir", "runs/" + root.get_string("name", "run")));
+  dir = ov.output_dir.value_or(root.get_string("output_dir", "runs/" + root.get_string("name", "run")));
   const fs::path weights = dir / "model.safetensors";
   const io::SafetensorsFile file = io::SafetensorsFile::open(weights);
   nn::StateDict state;
@@ -387,6 +388,14 @@ RunResult evaluate_classification(const config::Document& doc, const RunOverride
   } catch (const Error& e) {
     throw Error("model '" + weights.string() + "' does not fit the config's model: " + e.what());
   }
+  c.model->eval();
+  return c;
+}
+
+RunResult evaluate_classification(const config::Document& doc, const RunOverrides& ov) {
+  const config::Node root = doc.root();
+  fs::path dir;
+  Classification c = load_trained(root, ov, dir);
   const config::Node fit = root.at("fit");
   Trainer trainer(c.model);
   trainer.compile(make_optimizer(config::Node(empty_table(), "optimizer", root.file()), c.model->parameters()),
@@ -414,6 +423,45 @@ RunResult run_experiment(const config::Document& config, const RunOverrides& ove
   if (task == "vae") return run_vae_experiment(config, overrides);
   if (task == "gan") return run_gan_experiment(config, overrides);
   return run_classification(config, overrides);
+}
+
+void predict_experiment(const config::Document& config, const RunOverrides& overrides, const std::string& input,
+                        std::ostream& out) {
+  const std::string task = task_of(config);
+  if (task != "classify") config.root().at("task").fail("kiln predict supports classification configs, not task '" + task + "'");
+  fs::path dir;
+  Classification c = load_trained(config.root(), overrides, dir);
+  Tensor x;
+  if (c.data.prepare_images) {
+    const io::IdxArray idx = io::read_idx(input);
+    if (idx.type_code != 0x08 || idx.dims.size() != 3) {
+      throw Error("predict input '" + input + "': expected an IDX file of u8 images [N, 28, 28], got type 0x" +
+                  std::to_string(idx.type_code) + " with " + std::to_string(idx.dims.size()) + " dimensions");
+    }
+    x = c.data.prepare_images(Tensor::from_vector<std::uint8_t>(idx.data, idx.dims));
+    if (c.normalization) x = normalize_images(x, *c.normalization);
+  } else {
+    std::vector<std::string> texts;
+    std::ifstream file;
+    if (input != "-") {
+      file.open(input);
+      if (!file) throw Error("predict input '" + input + "': cannot be opened");
+    }
+    std::istream& in = input == "-" ? std::cin : file;
+    for (std::string line; std::getline(in, line);) texts.push_back(line);
+    if (texts.empty()) throw Error("predict input '" + input + "': no texts (one per line)");
+    x = c.data.prepare_texts(texts);
+  }
+  NoGradGuard no_grad;
+  const std::vector<float> probs = softmax((*c.model)(x), -1).to_vector<float>();
+  const auto classes = static_cast<std::int64_t>(c.data.class_names.size());
+  char buf[64];
+  for (std::int64_t i = 0; i < x.size(0); ++i) {
+    const float* p = probs.data() + i * classes;
+    const auto best = std::max_element(p, p + classes) - p;
+    std::snprintf(buf, sizeof buf, "\t%.4f", static_cast<double>(p[best]));
+    out << i << "\t" << c.data.class_names[static_cast<std::size_t>(best)] << buf << "\n";
+  }
 }
 
 RunResult evaluate_experiment(const config::Document& config, const RunOverrides& overrides) {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <string>
 
 #include "kiln/config/config.h"
@@ -43,5 +44,11 @@ RunResult run_experiment(const config::Document& config, const RunOverrides& ove
 /// Rebuilds the config's model, loads output_dir/model.safetensors and reports
 /// the test-set metrics.
 RunResult evaluate_experiment(const config::Document& config, const RunOverrides& overrides);
+
+/// Classifies new inputs with a finished run's model: an IDX file of u8 images
+/// [N, 28, 28] for Fashion-MNIST configs, a text file (or "-" for stdin) with one
+/// text per line for fortune configs. Prints "index<TAB>class<TAB>probability".
+void predict_experiment(const config::Document& config, const RunOverrides& overrides, const std::string& input,
+                        std::ostream& out);
 
 }  // namespace kiln::train

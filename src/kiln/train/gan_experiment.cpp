@@ -224,16 +224,20 @@ QualityClassifier load_quality_classifier(const fs::path& run_dir, const fs::pat
 }
 
 SampleQuality score_samples(QualityClassifier& classifier, const Tensor& images, std::int64_t batch_size) {
-  if (images.dim() != 4 || images.size(1) != 1 || images.size(2) != kImageSide || images.size(3) != kImageSide) {
-    throw Error("score_samples: expected images [N, 1, 28, 28], got " + images.str());
+  if (images.dim() != 4 || images.size(0) < 1 || images.size(1) != 1 || images.size(2) != kImageSide ||
+      images.size(3) != kImageSide) {
+    throw Error("score_samples: expected images [N >= 1, 1, 28, 28], got " + images.str());
   }
   const NoGradGuard no_grad;
   classifier.model->eval();
   std::vector<double> max_probs;
   std::vector<std::int64_t> classes;
+  std::int64_t num_classes = 0;
   for (std::int64_t start = 0; start < images.size(0); start += batch_size) {
     const Tensor x = images.slice(0, start, std::min(start + batch_size, images.size(0)));
     const Tensor probs = softmax((*classifier.model)(classifier_input(classifier, x)), -1);
+    if (probs.dim() != 2) throw Error("score_samples: the classifier gives " + probs.str() + ", not [batch, classes]");
+    num_classes = probs.size(1);
     const std::vector<double> m = max(probs, {1}).to_vector<double>();
     const std::vector<std::int64_t> k = argmax(probs, 1).to_vector<std::int64_t>();
     max_probs.insert(max_probs.end(), m.begin(), m.end());
@@ -242,9 +246,7 @@ SampleQuality score_samples(QualityClassifier& classifier, const Tensor& images,
   SampleQuality q;
   const auto n = static_cast<double>(max_probs.size());
   for (const double p : max_probs) q.mean_confidence += p / n;
-  std::int64_t num_classes = 0;
-  for (const std::int64_t k : classes) num_classes = std::max(num_classes, k + 1);
-  q.class_counts.assign(static_cast<std::size_t>(std::max<std::int64_t>(num_classes, 10)), 0);
+  q.class_counts.assign(static_cast<std::size_t>(num_classes), 0);
   for (const std::int64_t k : classes) ++q.class_counts[static_cast<std::size_t>(k)];
   for (const std::int64_t count : q.class_counts) {
     if (count > 0) {
@@ -339,13 +341,13 @@ RunResult run_gan_experiment(const config::Document& config, const RunOverrides&
       g_loss.backward();
       g_opt->step();
 
-      const double dl = d_loss.item(), gl = g_loss.item();
-      sum.d_loss += dl;
-      sum.g_loss += gl;
+      sum.d_loss += d_loss.item();
+      sum.g_loss += g_loss.item();
       sum.d_real += mean(sigmoid(real_logits.detach())).item();
       sum.d_fake += mean(sigmoid(fake_logits.detach())).item();
       ++steps;
-      progress.update(b + 1, {{"d_loss", dl}, {"g_loss", gl}}, n);
+      const auto done = static_cast<double>(steps);
+      progress.update(b + 1, {{"d_loss", sum.d_loss / done}, {"g_loss", sum.g_loss / done}}, n);  // epoch means so far
       if (interrupt_requested()) {
         progress.abort_line();
         result.interrupted = true;

@@ -53,7 +53,7 @@ std::int64_t features(const Shape& shape, const config::Node& layer, const char*
 const std::vector<std::string>& layer_types() {
   static const std::vector<std::string> types = {
       "dense", "flatten", "dropout", "activation", "relu", "sigmoid", "tanh", "gelu", "softmax",
-      "conv2d", "maxpool2d", "avgpool2d", "global_avg_pool2d", "batchnorm", "layernorm", "embedding", "reshape"};
+      "conv2d", "maxpool2d", "avgpool2d", "global_avg_pool2d", "batchnorm", "layernorm", "embedding", "lstm", "gru", "reshape"};
   return types;
 }
 
@@ -160,6 +160,34 @@ std::shared_ptr<nn::Sequential> build_sequential(const config::Node& layers, con
       o.mask_zero = l.get_bool("mask_zero", false);
       if (const auto i = l.find("init")) o.init = init_from_name(*i);
       probe_and_add(std::make_shared<nn::Embedding>(o, gen), l);
+    } else if (type == "lstm" || type == "gru") {
+      l.allow_only({"type", "units", "num_layers", "bidirectional", "return_sequences", "dropout", "recurrent_dropout",
+                    "inter_layer_dropout", "init"});
+      if (shape.size() != 2) l.fail(type + " needs [steps, features] inputs, got one sample " + shape_str(shape));
+      nn::RnnOptions o{.input_size = shape[1], .hidden_size = l.at("units").as_int()};
+      o.num_layers = l.get_int("num_layers", 1);
+      o.batch_first = true;
+      o.bidirectional = l.get_bool("bidirectional", false);
+      o.return_sequences = l.get_bool("return_sequences", false);
+      // Keras' names: dropout on each step's input, recurrent_dropout on the state fed back.
+      o.input_dropout = l.get_double("dropout", 0.0);
+      o.recurrent_dropout = l.get_double("recurrent_dropout", 0.0);
+      o.inter_layer_dropout = l.get_double("inter_layer_dropout", 0.0);
+      if (const auto i = l.find("init")) {
+        const std::string how = i->as_string();
+        if (how == "keras") {
+          o.init = nn::RnnInit::keras;
+        } else if (how != "torch") {
+          i->fail("must be \"torch\" (U(±1/√H)) or \"keras\" (glorot / orthogonal / unit forget bias)");
+        }
+      }
+      // The default generator, not `gen`: it also draws the layer's dropout masks
+      // during training, and the Trainer checkpoints the default generator's state.
+      if (type == "lstm") {
+        probe_and_add(std::make_shared<nn::LSTM>(o), l);
+      } else {
+        probe_and_add(std::make_shared<nn::GRU>(o), l);
+      }
     } else if (type == "reshape") {
       l.allow_only({"type", "shape"});
       probe_and_add(std::make_shared<nn::Reshape>(l.at("shape").as_int_list()), l);

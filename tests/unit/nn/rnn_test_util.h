@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -35,6 +36,13 @@ inline double fixture_error(const Tensor& got, const Tensor& want) {
     worst = std::max(worst, std::fabs(g[i] - w[i]) / std::max(1.0, std::fabs(w[i])));
   }
   return worst;
+}
+
+/// "1.2e-07", for test properties.
+inline std::string scientific(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1e", v);
+  return buf;
 }
 
 inline Tensor fixture_leaf(const Tensor& t, DType dtype) {

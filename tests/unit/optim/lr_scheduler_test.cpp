@@ -152,7 +152,9 @@ TEST(LRSchedulerState, ResumedSchedulesContinueExactly) {
   };
   for (const auto& [name, make] : schedules) {
     const auto uninterrupted = lrs_with_resume(make, 15, 15);
-    for (const int split : {0, 2, 5}) EXPECT_EQ(lrs_with_resume(make, 15, split), uninterrupted) << name << " " << split;
+    for (const int split : {0, 2, 5}) {
+      EXPECT_EQ(lrs_with_resume(make, 15, split), uninterrupted) << name << " resumed after " << split;
+    }
   }
 }
 

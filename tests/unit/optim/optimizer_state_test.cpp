@@ -32,7 +32,8 @@ const std::vector<std::pair<std::string, Factory>>& kinds() {
        [](std::vector<ParamGroup> g) {
          return std::make_unique<Adam>(std::move(g), AdamOptions{.lr = 0.01, .weight_decay = 0.01, .amsgrad = true});
        }},
-      {"AdamW", [](std::vector<ParamGroup> g) { return std::make_unique<AdamW>(std::move(g), AdamWOptions{.lr = 0.01}); }},
+      {"AdamW",
+       [](std::vector<ParamGroup> g) { return std::make_unique<AdamW>(std::move(g), AdamWOptions{.lr = 0.01}); }},
       {"RMSprop",
        [](std::vector<ParamGroup> g) {
          return std::make_unique<RMSprop>(std::move(g), RMSpropOptions{.lr = 0.01, .momentum = 0.3, .centered = true});

@@ -53,7 +53,7 @@ bool have_fashion_mnist() { return fs::exists(io::kFashionMnistDir / "t10k-image
 #define REQUIRE_FASHION_MNIST() \
   if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"
 
-constexpr std::int64_t kSlice = 256;  // training images of the short runs (43 test images)
+constexpr std::int64_t kSlice = 256;  // training images of the short VAE run (and 43 test images)
 
 /// Overrides for a run into `dir` (0 = the config's value for limit and epochs).
 RunOverrides into(const fs::path& dir, std::int64_t limit = 0, std::int64_t epochs = 0) {
@@ -306,7 +306,7 @@ log_every = 1000
 TEST(GanExperiment, ShortRunWritesASampleGridPerEpoch) {
   REQUIRE_FASHION_MNIST();
   const TempDir dir("gan_run");
-  const RunResult r = run_gan_experiment(gan_config(), into(dir.path(), kSlice));
+  const RunResult r = run_gan_experiment(gan_config(), into(dir.path(), 128));  // two steps per epoch
   for (const char* f : {"samples_epoch_001.png", "samples_epoch_002.png", "curves.png", "log.csv", "model.safetensors"}) {
     EXPECT_TRUE(fs::is_regular_file(dir.path() / f)) << f;
   }
@@ -338,7 +338,7 @@ layers = [{type = "flatten"}, {type = "dense", units = 10}]
   const TempDir dir("gan_scored");
   const RunResult r = run_gan_experiment(
       gan_config("quality_classifier = \"" + classifier_dir.path().string() + "\""),
-      into(dir.path(), 128, 1));
+      into(dir.path(), 64, 1));
   const double confidence = r.test.at("mean_confidence"), entropy = r.test.at("class_entropy");
   EXPECT_GT(confidence, 0.1);
   EXPECT_LE(confidence, 1.0);
