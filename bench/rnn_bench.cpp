@@ -20,8 +20,8 @@ constexpr std::int64_t kBatch = 64, kSteps = 28, kInputs = 28, kHidden = 128;
 template <class Rnn>
 void BM_TrainStep(benchmark::State& state, std::int64_t layers, bool bidirectional) {
   kiln::Generator gen(1);
-  Rnn rnn({.input_size = kInputs, .hidden_size = kHidden, .num_layers = layers, .batch_first = true,
-           .bidirectional = bidirectional},
+  Rnn rnn({.input_size = kInputs, .hidden_size = kHidden, .num_layers = layers, .bidirectional = bidirectional,
+           .batch_first = true},
           gen);
   const kiln::Tensor x = kiln::uniform({kBatch, kSteps, kInputs}, 0, 1, gen);
   for (auto _ : state) {
@@ -30,7 +30,8 @@ void BM_TrainStep(benchmark::State& state, std::int64_t layers, bool bidirection
     loss.backward();
     benchmark::DoNotOptimize(rnn.parameters()[0].grad().raw_data());
   }
-  state.counters["sequences/s"] = benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["sequences/s"] =
+      benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 template <class Rnn>
@@ -41,7 +42,8 @@ void BM_Inference(benchmark::State& state) {
   const kiln::Tensor x = kiln::uniform({kBatch, kSteps, kInputs}, 0, 1, gen);
   kiln::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(rnn(x).raw_data());
-  state.counters["sequences/s"] = benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["sequences/s"] =
+      benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_LstmRowTrainStep(benchmark::State& state) { BM_TrainStep<kiln::nn::LSTM>(state, 1, false); }

@@ -5,8 +5,8 @@
 // shared machinery are in recurrent.h.
 //
 //   nn::LSTM lstm(nn::LSTMOptions{.input_size = 28, .hidden_size = 128, .num_layers = 2,
-//                                 .batch_first = true, .bidirectional = true,
-//                                 .inter_layer_dropout = 0.2, .recurrent_dropout = 0.2}, gen);
+//                                 .bidirectional = true, .inter_layer_dropout = 0.2,
+//                                 .recurrent_dropout = 0.2, .batch_first = true}, gen);
 //   Tensor last = lstm(x);                             // [B, 2·128]
 //   nn::RnnOutput r = lstm.forward_with_state(x, {.h = h0, .c = c0}, lengths);
 #include "kiln/core/rng.h"

@@ -91,7 +91,8 @@ Tensor Recurrent::keep_mask(const Shape& shape, double p, const Tensor& like) {
   return mul(bernoulli(shape, 1.0 - p, *gen_, like.dtype(), like.device()), 1.0 / (1.0 - p));
 }
 
-Recurrent::Run Recurrent::run(const Tensor& x, const RnnState& initial, const Tensor& mask, bool need_sequence) {
+Recurrent::Run Recurrent::run(const Tensor& x, const RnnState& initial, const Tensor& mask, bool need_sequence,
+                              bool need_states) {
   const std::string k(kind());
   const RnnOptions& o = options_;
   const std::int64_t L = o.num_layers, D = directions(), H = o.hidden_size;
@@ -134,7 +135,9 @@ Recurrent::Run Recurrent::run(const Tensor& x, const RnnState& initial, const Te
   std::vector<Tensor> h_n, c_n, top_last;
   Tensor layer_in = xt;
   for (std::int64_t l = 0; l < L; ++l) {
-    if (l > 0 && training && o.inter_layer_dropout > 0.0) layer_in = dropout(layer_in, o.inter_layer_dropout, true, *gen_);
+    if (l > 0 && training && o.inter_layer_dropout > 0.0) {
+      layer_in = dropout(layer_in, o.inter_layer_dropout, true, *gen_);
+    }
     std::vector<Tensor> outputs;
     for (std::int64_t d = 0; d < D; ++d) {
       const std::int64_t i = l * D + d;
@@ -160,14 +163,16 @@ Recurrent::Run Recurrent::run(const Tensor& x, const RnnState& initial, const Te
     if (!last_layer || need_sequence) layer_in = D == 1 ? outputs[0] : concat(outputs, 2);
   }
   if (need_sequence) out.result.output = o.batch_first ? layer_in.transpose(0, 1).contiguous() : layer_in;
-  out.result.h_n = stack(h_n, 0);
-  if (!c_n.empty()) out.result.c_n = stack(c_n, 0);
+  if (need_states) {
+    out.result.h_n = stack(h_n, 0);
+    if (!c_n.empty()) out.result.c_n = stack(c_n, 0);
+  }
   out.last = D == 1 ? top_last[0] : concat(top_last, 1);
   return out;
 }
 
 RnnOutput Recurrent::forward_with_state(const Tensor& x, const RnnState& initial, const Tensor& mask) {
-  RnnOutput r = run(x, initial, mask, true).result;
+  RnnOutput r = run(x, initial, mask, true, true).result;
   std::vector<Shape> shapes{r.output.shape(), r.h_n.shape()};
   if (r.c_n.defined()) shapes.push_back(r.c_n.shape());
   record_call(shapes);
@@ -177,12 +182,15 @@ RnnOutput Recurrent::forward_with_state(const Tensor& x, const RnnState& initial
 Tensor Recurrent::forward(const Tensor& x) { return forward(x, Tensor()); }
 
 Tensor Recurrent::forward(const Tensor& x, const Tensor& mask) {
-  Run r = run(x, {}, mask, options_.return_sequences);
+  Run r = run(x, {}, mask, options_.return_sequences, false);
   return options_.return_sequences ? r.result.output : r.last;
 }
 
-Tensor Recurrent::compute_mask(const Tensor& /*x*/, const Tensor& mask) const {
-  return options_.return_sequences ? mask : Tensor();
+Tensor Recurrent::compute_mask(const Tensor& x, const Tensor& mask) const {
+  if (!options_.return_sequences || !mask.defined()) return Tensor();
+  // Lengths are passed on as the [B, T] bool mask the next layer expects.
+  if (mask.dtype() == DType::boolean) return mask;
+  return sequence_mask(mask, x.size(options_.batch_first ? 1 : 0));
 }
 
 std::string Recurrent::name() const {

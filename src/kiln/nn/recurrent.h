@@ -31,25 +31,27 @@ enum class RnnInit : std::uint8_t {
   keras,  ///< W_ih glorot_uniform, W_hh orthogonal, biases 0 (LSTM: forget gate 1), as Keras
 };
 
-/// Options of LSTM and GRU, set by name:
-///   LSTM(LSTMOptions{.input_size = 28, .hidden_size = 128, .batch_first = true}, gen)
+/// Options of LSTM and GRU, set by name (in this order):
+///   LSTM(LSTMOptions{.input_size = 28, .hidden_size = 128, .num_layers = 2, .bidirectional = true,
+///                    .inter_layer_dropout = 0.2, .recurrent_dropout = 0.2, .batch_first = true,
+///                    .return_sequences = true}, gen)
 struct RnnOptions {
   std::int64_t input_size = 0;
   std::int64_t hidden_size = 0;
   std::int64_t num_layers = 1;
   bool bias = true;
-  /// Input and output are [B, T, ·] instead of [T, B, ·] (masks are always [B, T]).
-  bool batch_first = false;
   /// A second stack runs from the last step back; outputs are concatenated [forward, backward].
   bool bidirectional = false;
+  double inter_layer_dropout = 0.0;  ///< PyTorch's `dropout` (see the top of this file)
+  double input_dropout = 0.0;        ///< Keras' `dropout`
+  double recurrent_dropout = 0.0;    ///< Keras' `recurrent_dropout`
+  /// Input and output are [B, T, ·] instead of [T, B, ·] (masks are always [B, T]).
+  bool batch_first = false;
   /// What Layer::forward returns: the whole output sequence [.., D·H], or (false,
   /// Keras' default) the last real step's output [B, D·H] — for bidirectional,
   /// the forward direction's last and the backward direction's first, as Keras'
   /// Bidirectional. forward_with_state always returns the sequence.
   bool return_sequences = false;
-  double inter_layer_dropout = 0.0;  ///< PyTorch's `dropout` (see the top of this file)
-  double input_dropout = 0.0;        ///< Keras' `dropout`
-  double recurrent_dropout = 0.0;    ///< Keras' `recurrent_dropout`
   RnnInit init = RnnInit::torch;
   DType dtype = DType::f32;  ///< of the parameters (f32, or f64 for exact checks)
 };
@@ -74,7 +76,8 @@ class Recurrent : public Layer {
   Tensor forward(const Tensor& x) override;
   /// Same with a padding mask [B, T] bool (true = real step).
   Tensor forward(const Tensor& x, const Tensor& mask) override;
-  /// `mask` when returning sequences, else undefined (the step axis is gone).
+  /// `mask` when returning sequences (lengths become the [B, T] bool mask), else
+  /// undefined (the step axis is gone).
   Tensor compute_mask(const Tensor& x, const Tensor& mask) const override;
   /// PyTorch's forward: output sequence and final states from an optional
   /// initial state. `mask` is a [B, T] bool (true = real step) or an integer
@@ -97,7 +100,7 @@ class Recurrent : public Layer {
     RnnOutput result;
     Tensor last;  // [B, D·H]: the last real step's output of the top layer
   };
-  Run run(const Tensor& x, const RnnState& initial, const Tensor& mask, bool need_sequence);
+  Run run(const Tensor& x, const RnnState& initial, const Tensor& mask, bool need_sequence, bool need_states);
   Tensor keep_mask(const Shape& shape, double p, const Tensor& like);
   std::int64_t directions() const { return options_.bidirectional ? 2 : 1; }
   const char* kind() const { return cell_ == Cell::lstm ? "LSTM" : "GRU"; }

@@ -1,9 +1,14 @@
-// 2-d convolution as im2col + GEMM, and 2-d max pooling.
+// 2-d convolution and 2-d max pooling.
 //
-// conv2d lowers each image [C, H, W] to cols [C*kh*kw, oh*ow] and multiplies
-// by weight viewed as [O, C*kh*kw]; the GEMM is the matmul kernel (oneDNN for
-// f32/bf16/f16). Images go through in chunks so the cols buffer stays bounded,
-// and backward recomputes cols instead of keeping them alive between passes.
+// conv2d runs on the backend's direct convolution kernels (ops/conv_kernels.h)
+// where it registers them for the dtype; oneDNN's on the CPU for f32, which
+// beat im2col + GEMM there (bench/cnn_vs_torch.sh). Everywhere else it lowers
+// to im2col + GEMM, below:
+//
+// each image [C, H, W] becomes cols [C*kh*kw, oh*ow], multiplied by weight
+// viewed as [O, C*kh*kw]; the GEMM is the matmul kernel. Images go through in
+// chunks so the cols buffer stays bounded, and backward recomputes cols
+// instead of keeping them alive between passes.
 //
 // Grouped convolution needs no kernel of its own: cols rows are ordered by
 // channel, so group k's rows are the contiguous block k of cols viewed as
@@ -13,10 +18,21 @@
 #include <algorithm>
 #include <string>
 
+#include "kiln/ops/conv_kernels.h"
 #include "kiln/ops/kernels.h"
 #include "kiln/ops/ops.h"
 
 namespace kiln {
+
+KernelTable<Conv2dForwardKernel>& conv2d_forward_kernels() {
+  static KernelTable<Conv2dForwardKernel> table("conv2d_forward");
+  return table;
+}
+
+KernelTable<Conv2dBackwardKernel>& conv2d_backward_kernels() {
+  static KernelTable<Conv2dBackwardKernel> table("conv2d_backward");
+  return table;
+}
 
 namespace {
 
@@ -97,34 +113,59 @@ Tensor im2col_chunk(const Tensor& xc, const Conv2dGeometry& g, std::int64_t n0, 
   return cols;
 }
 
-// The gradients of conv2d given dy [N, O, oh, ow]. No graph is recorded: conv2d
-// is differentiable once (enough for training and gradient checks).
-std::vector<Tensor> conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const Conv2dGeometry& g,
-                                    std::int64_t groups, bool gx, bool gw, bool gb) {
-  NoGradGuard guard;
+// out [N, O, oh, ow] = conv2d(xc, w) (+ bias) as im2col + GEMM; xc contiguous.
+void conv2d_forward_gemm(const Tensor& xc, const Tensor& w, const Tensor& bias, const Conv2dGeometry& g,
+                         std::int64_t groups, const Tensor& out) {
+  const std::int64_t N = xc.shape()[0], O = w.shape()[0];
+  const std::int64_t CK = g.channels * g.kh * g.kw, L = g.out_h * g.out_w;
+  const std::int64_t Og = O / groups, CKg = CK / groups;
+  const Tensor w3 = w.contiguous().view({groups, Og, CKg});
+  const Tensor out3 = out.view({N, O, L});
+  auto gemm = matmul_kernels().get(xc.device(), xc.dtype());
+  const std::int64_t step = chunk_images(N, CK * L);
+  for (std::int64_t n0 = 0; n0 < N; n0 += step) {
+    const std::int64_t n1 = std::min(N, n0 + step);
+    const Tensor cols = im2col_chunk(xc, g, n0, n1);
+    if (groups == 1) {
+      // One batched GEMM per chunk: [O, CK] (broadcast) · [nb, CK, L] → [nb, O, L].
+      gemm(w3.expand({n1 - n0, O, CK}), cols, out3.slice(0, n0, n1), false);
+    } else {
+      // Per image, batched over groups: [g, O/g, CK/g] · [g, CK/g, L] → [g, O/g, L].
+      for (std::int64_t n = n0; n < n1; ++n) {
+        gemm(w3, cols.slice(0, n - n0, n - n0 + 1).view({groups, CKg, L}),
+             out3.slice(0, n, n + 1).view({groups, Og, L}), false);
+      }
+    }
+  }
+  if (bias.defined()) {
+    Tensor o = out;
+    add_(o, bias.reshape({1, O, 1, 1}));
+  }
+}
+
+// dx (zeroed) and dw of conv2d given gy [N, O, oh*ow] contiguous, as im2col + GEMM.
+void conv2d_backward_gemm(const Tensor& gy, const Tensor& x, const Tensor& w, const Conv2dGeometry& g,
+                          std::int64_t groups, const Tensor& dx, const Tensor& dw) {
   const std::int64_t N = x.shape()[0], O = w.shape()[0];
   const std::int64_t CK = g.channels * g.kh * g.kw, L = g.out_h * g.out_w;
   const std::int64_t Og = O / groups, CKg = CK / groups;
-  const Tensor gy = dy.contiguous().view({N, O, L});
   const Tensor w3 = w.contiguous().view({groups, Og, CKg});
+  const Tensor dw3 = dw.defined() ? dw.view({groups, Og, CKg}) : Tensor();
   auto gemm = matmul_kernels().get(x.device(), x.dtype());
-  Tensor dx, dw;
-  if (gx) dx = Tensor::zeros(x.shape(), x.dtype(), x.device());
-  if (gw) dw = Tensor::empty({groups, Og, CKg}, x.dtype(), x.device());
-  const Tensor xc = gw ? x.contiguous() : Tensor();
+  const Tensor xc = dw.defined() ? x.contiguous() : Tensor();
   const std::int64_t step = chunk_images(N, CK * L);
   auto col2im = col2im_kernels().get(x.device(), x.dtype());
   for (std::int64_t n0 = 0; n0 < N; n0 += step) {
     const std::int64_t n1 = std::min(N, n0 + step), nb = n1 - n0;
-    if (gw) {
+    if (dw.defined()) {
       // dW += dy_n · cols_nᵀ, one image at a time into the same [groups, O/groups, CK/groups] buffer.
       const Tensor cols = im2col_chunk(xc, g, n0, n1);
       for (std::int64_t n = 0; n < nb; ++n) {
         gemm(gy.slice(0, n0 + n, n0 + n + 1).view({groups, Og, L}),
-             cols.slice(0, n, n + 1).view({groups, CKg, L}).transpose(1, 2), dw, n0 + n > 0);
+             cols.slice(0, n, n + 1).view({groups, CKg, L}).transpose(1, 2), dw3, n0 + n > 0);
       }
     }
-    if (gx) {
+    if (dx.defined()) {
       // dcols = Wᵀ · dy, then scatter back: for the whole chunk at once (W
       // broadcast over images) without groups, else per image over groups.
       Tensor dcols = Tensor::empty({nb, CK, L}, x.dtype(), x.device());
@@ -141,8 +182,37 @@ std::vector<Tensor> conv2d_backward(const Tensor& dy, const Tensor& x, const Ten
       }
     }
   }
-  if (gw && N == 0) fill_(dw, 0.0);
-  return {dx, gw ? dw.view(w.shape()) : Tensor(), gb ? sum(dy, {0, 2, 3}) : Tensor()};
+  if (dw.defined() && N == 0) {
+    Tensor d = dw;
+    fill_(d, 0.0);
+  }
+}
+
+// Whether the backend runs conv2d on x's device and dtype as one direct kernel
+// (an empty batch always takes the GEMM path, which needs no special case).
+bool use_direct_kernels(const Tensor& x) {
+  return x.numel() > 0 && conv2d_forward_kernels().supports(x.device().kind, x.dtype()) &&
+         conv2d_backward_kernels().supports(x.device().kind, x.dtype());
+}
+
+// The gradients of conv2d given dy [N, O, oh, ow]. No graph is recorded: conv2d
+// is differentiable once (enough for training and gradient checks).
+std::vector<Tensor> conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const Conv2dGeometry& g,
+                                    std::int64_t groups, bool gx, bool gw, bool gb) {
+  NoGradGuard guard;
+  const std::int64_t N = x.shape()[0], O = w.shape()[0];
+  if (use_direct_kernels(x)) {
+    const Tensor dx = gx ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+    const Tensor dw = gw ? Tensor::empty(w.shape(), w.dtype(), w.device()) : Tensor();
+    const Tensor db = gb ? Tensor::empty({O}, w.dtype(), w.device()) : Tensor();
+    conv2d_backward_kernels().get(x.device(), x.dtype())(dy.contiguous(), x.contiguous(), w.contiguous(), g, groups,
+                                                         dx, dw, db);
+    return {dx, dw, db};
+  }
+  const Tensor dx = gx ? Tensor::zeros(x.shape(), x.dtype(), x.device()) : Tensor();
+  const Tensor dw = gw ? Tensor::empty(w.shape(), w.dtype(), w.device()) : Tensor();
+  conv2d_backward_gemm(dy.contiguous().view({N, O, g.out_h * g.out_w}), x, w, g, groups, dx, dw);
+  return {dx, dw, gb ? sum(dy, {0, 2, 3}) : Tensor()};
 }
 
 }  // namespace
@@ -151,32 +221,15 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   const std::int64_t groups = opt.groups;
   check_conv_args(x, weight, bias, groups);
   const Conv2dGeometry g = conv_geometry(x, weight, opt);
-  const std::int64_t N = x.shape()[0], O = weight.shape()[0];
-  const std::int64_t CK = g.channels * g.kh * g.kw, L = g.out_h * g.out_w;
-  const std::int64_t Og = O / groups, CKg = CK / groups;
-  Tensor out = Tensor::empty({N, O, g.out_h, g.out_w}, x.dtype(), x.device());
+  Tensor out = Tensor::empty({x.shape()[0], weight.shape()[0], g.out_h, g.out_w}, x.dtype(), x.device());
   {
     NoGradGuard guard;
-    const Tensor xc = x.contiguous();
-    const Tensor w3 = weight.contiguous().view({groups, Og, CKg});
-    const Tensor out3 = out.view({N, O, L});
-    auto gemm = matmul_kernels().get(x.device(), x.dtype());
-    const std::int64_t step = chunk_images(N, CK * L);
-    for (std::int64_t n0 = 0; n0 < N; n0 += step) {
-      const std::int64_t n1 = std::min(N, n0 + step);
-      const Tensor cols = im2col_chunk(xc, g, n0, n1);
-      if (groups == 1) {
-        // One batched GEMM per chunk: [O, CK] (broadcast) · [nb, CK, L] → [nb, O, L].
-        gemm(w3.expand({n1 - n0, O, CK}), cols, out3.slice(0, n0, n1), false);
-      } else {
-        // Per image, batched over groups: [g, O/g, CK/g] · [g, CK/g, L] → [g, O/g, L].
-        for (std::int64_t n = n0; n < n1; ++n) {
-          gemm(w3, cols.slice(0, n - n0, n - n0 + 1).view({groups, CKg, L}),
-               out3.slice(0, n, n + 1).view({groups, Og, L}), false);
-        }
-      }
+    const Tensor b = bias.defined() ? bias.contiguous() : Tensor();
+    if (use_direct_kernels(x)) {
+      conv2d_forward_kernels().get(x.device(), x.dtype())(x.contiguous(), weight.contiguous(), b, g, groups, out);
+    } else {
+      conv2d_forward_gemm(x.contiguous(), weight, b, g, groups, out);
     }
-    if (bias.defined()) add_(out, bias.reshape({1, O, 1, 1}));
   }
   const Tensor xd = x.detach(), wd = weight.detach();
   const bool gx = x.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();

@@ -19,7 +19,10 @@
 // (LSTM) and h per step, and the GRU's h·W_hnᵀ + b_hn.
 #include "kiln/ops/rnn.h"
 
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "kiln/autograd/node.h"
 #include "kiln/ops/kernels.h"
@@ -150,6 +153,13 @@ struct Saved {
   std::int64_t prev_of(std::int64_t t) const { return reverse ? t + 1 : t - 1; }   // the step before t
 };
 
+// The bias added under the input projection: the LSTM's recurrent bias adds
+// linearly and joins b_ih there; the GRU's stays with h·W_hhᵀ, since r scales b_hn.
+Tensor input_bias(Cell cell, const RnnWeights& w) {
+  if (cell == Cell::gru || !w.b_hh.defined()) return w.b_ih;
+  return w.b_ih.defined() ? add(w.b_ih, w.b_hh) : w.b_hh;
+}
+
 // Runs the layer; returns the [T + S, B, H] result buffer and fills `s`.
 Tensor run_forward(Cell cell, const Dims& d, const Tensor& x, const RnnWeights& w, const RnnLayerOptions& o,
                    Saved& s) {
@@ -167,13 +177,9 @@ Tensor run_forward(Cell cell, const Dims& d, const Tensor& x, const RnnWeights& 
   s.h0_rec = s.rec_mask.defined() ? mul(s.h0, s.rec_mask) : s.h0;
   auto gemm = matmul_kernels().get(device, dtype);
 
-  // Input projection of every step, written on top of the biases. The LSTM's
-  // recurrent bias joins it here; the GRU's must stay with h·W_hhᵀ (r scales it).
+  // Input projection of every step, written on top of the biases.
   s.gates = Tensor::empty({T, B, G * H}, dtype, device);
-  Tensor bias = cell == Cell::lstm && w.b_ih.defined() && w.b_hh.defined() ? add(w.b_ih, w.b_hh)
-                : w.b_ih.defined()                                         ? w.b_ih
-                : cell == Cell::lstm                                       ? w.b_hh
-                                                                           : Tensor();
+  const Tensor bias = input_bias(cell, w);
   Tensor gates2 = blocks(s.gates, 0, T);
   if (bias.defined()) copy_(gates2, bias.unsqueeze(0));
   gemm(gemm3(blocks(s.x, 0, T)), gemm3(s.w_ih.t()), gemm3(gates2), bias.defined());

@@ -73,7 +73,8 @@ std::shared_ptr<nn::Sequential> make_discriminator(const GanOptions& o, Generato
       nn::Conv2dOptions{.in_channels = 1, .out_channels = d, .kernel_size = 4, .stride = 2, .padding = 1}, gen));
   m->push_back(std::make_shared<nn::LeakyReLU>(0.2));
   m->push_back(std::make_shared<nn::Conv2d>(
-      nn::Conv2dOptions{.in_channels = d, .out_channels = 2 * d, .kernel_size = 4, .stride = 2, .padding = 1, .bias = false},
+      nn::Conv2dOptions{
+          .in_channels = d, .out_channels = 2 * d, .kernel_size = 4, .stride = 2, .padding = 1, .bias = false},
       gen));
   m->push_back(std::make_shared<nn::BatchNorm2d>(2 * d));
   m->push_back(std::make_shared<nn::LeakyReLU>(0.2));
@@ -114,9 +115,15 @@ Tensor classifier_input(const QualityClassifier& c, const Tensor& images) {
   const std::int64_t n = images.size(0);
   Tensor x;
   switch (c.layout) {
-    case ImageLayout::flat: x = images.reshape({n, kImageSide * kImageSide}); break;
-    case ImageLayout::image: x = images; break;
-    case ImageLayout::rows: x = images.reshape({n, kImageSide, kImageSide}); break;
+    case ImageLayout::flat:
+      x = images.reshape({n, kImageSide * kImageSide});
+      break;
+    case ImageLayout::image:
+      x = images;
+      break;
+    case ImageLayout::rows:
+      x = images.reshape({n, kImageSide, kImageSide});
+      break;
   }
   return c.normalization ? normalize_images(x.contiguous(), *c.normalization) : x.contiguous();
 }
@@ -131,8 +138,9 @@ void plot_losses(const std::vector<double>& d_loss, const std::vector<double>& g
                  const fs::path& path) {
   std::vector<double> epochs;
   for (std::size_t e = 0; e < d_loss.size(); ++e) epochs.push_back(static_cast<double>(e + 1));
-  plot::line_chart(path, {.title = name + ": mean loss per epoch", .x_label = "epoch", .y_label = "BCE with logits"},
-                   {{.name = "discriminator", .x = epochs, .y = d_loss}, {.name = "generator", .x = epochs, .y = g_loss}});
+  plot::line_chart(
+      path, {.title = name + ": mean loss per epoch", .x_label = "epoch", .y_label = "BCE with logits"},
+      {{.name = "discriminator", .x = epochs, .y = d_loss}, {.name = "generator", .x = epochs, .y = g_loss}});
 }
 
 struct EpochMeans {
@@ -184,8 +192,9 @@ QualityClassifier load_quality_classifier(const fs::path& run_dir, const fs::pat
   std::error_code ec;
   if (!fs::is_regular_file(config_path, ec)) config_path = run_dir / "config.json";
   if (!fs::is_regular_file(config_path, ec)) {
-    throw Error(where + ": no config.toml or config.json there (train the classifier first, e.g. "
-                        "kiln train examples/fashion_cnn.toml, or drop quality_classifier from the config)");
+    throw Error(where +
+                ": no config.toml or config.json there (train the classifier first, e.g. "
+                "kiln train examples/fashion_cnn.toml, or drop quality_classifier from the config)");
   }
   const config::Document doc = config::Document::load(config_path);
   const config::Node root = doc.root();
@@ -290,7 +299,9 @@ RunResult run_gan_experiment(const config::Document& config, const RunOverrides&
   // The generator's tanh spans [-1, 1]; real images are scaled to match.
   const Tensor real_images = data.train_x * 2.0 - 1.0;
   DataLoader loader(real_images, data.train_y,
-                    {.batch_size = run.batch_size, .shuffle = true, .drop_last = real_images.size(0) > run.batch_size,
+                    {.batch_size = run.batch_size,
+                     .shuffle = true,
+                     .drop_last = real_images.size(0) > run.batch_size,
                      .seed = run.seed});
 
   out << "data: " << real_images.size(0) << " training images " << real_images.str() << " scaled to [-1, 1]\n"
@@ -305,8 +316,12 @@ RunResult run_gan_experiment(const config::Document& config, const RunOverrides&
                                   .interactive = isatty(STDOUT_FILENO) == 1,
                                   .log_every = run.log_every});
   CSVLogger log((run.output_dir / "log.csv").string());
-  TrainContext ctx{.model = *gan, .optimizer = *g_opt, .epochs = run.epochs, .steps_per_epoch = loader.num_batches(),
-                 .stop_training = false, .save_checkpoint = {}};
+  TrainContext ctx{.model = *gan,
+                   .optimizer = *g_opt,
+                   .epochs = run.epochs,
+                   .steps_per_epoch = loader.num_batches(),
+                   .stop_training = false,
+                   .save_checkpoint = {}};
   log.on_train_begin(ctx);
 
   clear_interrupt();
@@ -360,12 +375,14 @@ RunResult run_gan_experiment(const config::Document& config, const RunOverrides&
     last = {.d_loss = sum.d_loss / s, .g_loss = sum.g_loss / s, .d_real = sum.d_real / s, .d_fake = sum.d_fake / s};
     d_curve.push_back(last.d_loss);
     g_curve.push_back(last.g_loss);
-    log.on_epoch_end(ctx, epoch,
-                     {{"d_loss", last.d_loss}, {"g_loss", last.g_loss}, {"d_real", last.d_real}, {"d_fake", last.d_fake}});
+    log.on_epoch_end(
+        ctx, epoch,
+        {{"d_loss", last.d_loss}, {"g_loss", last.g_loss}, {"d_real", last.d_real}, {"d_fake", last.d_fake}});
     plot_losses(d_curve, g_curve, run.name, run.output_dir / "curves.png");
-    plot::image_grid(run.output_dir / epoch_file(epoch + 1),
-                     {.rows = 8, .cols = 8, .scale = 3, .title = run.name + ": samples after epoch " + std::to_string(epoch + 1)},
-                     gan->sample_from(fixed_noise));
+    plot::image_grid(
+        run.output_dir / epoch_file(epoch + 1),
+        {.rows = 8, .cols = 8, .scale = 3, .title = run.name + ": samples after epoch " + std::to_string(epoch + 1)},
+        gan->sample_from(fixed_noise));
     char line[200];
     std::snprintf(line, sizeof line, "epoch %lld/%lld: d_loss %.4f  g_loss %.4f  D(x) %.3f  D(G(z)) %.3f  %s",
                   static_cast<long long>(epoch + 1), static_cast<long long>(run.epochs), last.d_loss, last.g_loss,
@@ -373,7 +390,8 @@ RunResult run_gan_experiment(const config::Document& config, const RunOverrides&
     out << line << std::endl;
   }
 
-  io::save_safetensors(run.output_dir / "model.safetensors", gan->state_dict().entries(), {{"kiln.model", gan->name()}});
+  io::save_safetensors(run.output_dir / "model.safetensors", gan->state_dict().entries(),
+                       {{"kiln.model", gan->name()}});
   if (d_curve.empty()) {
     out << "interrupted before the first epoch ended: model.safetensors holds the weights so far" << std::endl;
     return result;
@@ -393,9 +411,17 @@ RunResult run_gan_experiment(const config::Document& config, const RunOverrides&
     out << line << "\nclass counts:";
     for (std::size_t k = 0; k < q.class_counts.size(); ++k) {
       result.test["count_" + std::to_string(k)] = static_cast<double>(q.class_counts[k]);
-      out << "  " << (k < data.class_names.size() ? data.class_names[k] : std::to_string(k)) << " " << q.class_counts[k];
+      out << "  " << (k < data.class_names.size() ? data.class_names[k] : std::to_string(k)) << " "
+          << q.class_counts[k];
     }
-    out << std::endl;
+    // The same figures for real test images say what this classifier gives at best.
+    const std::int64_t n_real = std::min(kScored, data.test_x.size(0));
+    const SampleQuality real = score_samples(*classifier, data.test_x.slice(0, 0, n_real));
+    result.test["real_mean_confidence"] = real.mean_confidence;
+    result.test["real_class_entropy"] = real.class_entropy;
+    std::snprintf(line, sizeof line, "for reference, %lld real test images: confidence %.4f, class entropy %.4f nats",
+                  static_cast<long long>(n_real), real.mean_confidence, real.class_entropy);
+    out << "\n" << line << std::endl;
   } else {
     out << "sample quality skipped: " << skipped_why << std::endl;
   }

@@ -78,8 +78,8 @@ class Gan : public nn::Module {
 /// preparation it was trained with.
 struct QualityClassifier {
   std::shared_ptr<nn::Sequential> model;
-  ImageLayout layout = ImageLayout::flat;          ///< its config's data.layout
-  std::optional<Normalization> normalization;      ///< its config's data.normalize
+  ImageLayout layout = ImageLayout::flat;      ///< its config's data.layout
+  std::optional<Normalization> normalization;  ///< its config's data.normalize
 };
 
 /// Reads `run_dir`/config.toml (or config.json) — written by `kiln train` for a
@@ -109,8 +109,10 @@ SampleQuality score_samples(QualityClassifier& classifier, const Tensor& images,
 /// samples_epoch_NNN.png after every epoch (the same fixed noise each time),
 /// curves.png, log.csv and model.safetensors; when the config names a
 /// quality_classifier run dir, scores 1,000 samples with it and returns test
-/// "mean_confidence", "class_entropy" and "count_0".."count_9" (else says why
-/// it was skipped), plus the last epoch's mean "d_loss" and "g_loss".
+/// "mean_confidence", "class_entropy" and "count_0".."count_9", and for
+/// reference the same two figures for 1,000 real test images
+/// ("real_mean_confidence", "real_class_entropy"); else says why it was
+/// skipped. Always returns the last epoch's mean "d_loss" and "g_loss".
 RunResult run_gan_experiment(const config::Document& config, const RunOverrides& overrides);
 
 }  // namespace kiln::train

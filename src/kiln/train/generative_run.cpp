@@ -31,7 +31,8 @@ void copy_config_into(const fs::path& config_file, const fs::path& dir) {
 }  // namespace
 
 GenerativeRun read_generative_run(const config::Node& root, const RunOverrides& ov, const GenerativeConfigKeys& keys) {
-  root.allow_only(joined({"name", "task", "output_dir", "seed", "threads", "data", "optimizer", "fit"}, keys.top_level));
+  root.allow_only(
+      joined({"name", "task", "output_dir", "seed", "threads", "data", "optimizer", "fit"}, keys.top_level));
   if (ov.resume) {
     throw Error(std::string("--resume is not supported for task ") + keys.task +
                 ": these runs save their weights at the end and restart from scratch; run without --resume");
@@ -53,7 +54,9 @@ GenerativeRun read_generative_run(const config::Node& root, const RunOverrides& 
 
   const std::optional<config::Node> fit = root.find("fit");
   if (fit) fit->allow_only(joined({"epochs", "batch_size", "log_every"}, keys.fit));
-  const auto fit_int = [&](const char* key, std::int64_t fallback) { return fit ? fit->get_int(key, fallback) : fallback; };
+  const auto fit_int = [&](const char* key, std::int64_t fallback) {
+    return fit ? fit->get_int(key, fallback) : fallback;
+  };
   run.epochs = ov.epochs.value_or(fit_int("epochs", 1));
   run.batch_size = fit_int("batch_size", keys.default_batch_size);
   run.log_every = ov.log_every > 0 ? ov.log_every : fit_int("log_every", 100);
@@ -71,26 +74,29 @@ GenerativeRun read_generative_run(const config::Node& root, const RunOverrides& 
 
 std::unique_ptr<optim::Optimizer> make_generative_optimizer(const std::optional<config::Node>& table,
                                                             std::vector<Tensor> params, const OptimizerDefaults& d) {
-  const auto num = [&](const char* key, double fallback) { return table ? table->get_double(key, fallback) : fallback; };
+  const auto num = [&](const char* key, double fallback) {
+    return table ? table->get_double(key, fallback) : fallback;
+  };
   const std::string name = table ? table->get_string("name", d.name) : d.name;
   if (name == "rmsprop") {
     if (table) table->allow_only({"name", "lr", "alpha", "eps", "momentum", "centered", "weight_decay"});
-    return std::make_unique<optim::RMSprop>(std::move(params),
-                                            optim::RMSpropOptions{.lr = num("lr", d.lr),
-                                                                  .alpha = num("alpha", d.alpha),
-                                                                  .eps = num("eps", d.eps),
-                                                                  .weight_decay = num("weight_decay", 0.0),
-                                                                  .momentum = num("momentum", 0.0),
-                                                                  .centered = table && table->get_bool("centered", false)});
+    return std::make_unique<optim::RMSprop>(
+        std::move(params), optim::RMSpropOptions{.lr = num("lr", d.lr),
+                                                 .alpha = num("alpha", d.alpha),
+                                                 .eps = num("eps", d.eps),
+                                                 .weight_decay = num("weight_decay", 0.0),
+                                                 .momentum = num("momentum", 0.0),
+                                                 .centered = table && table->get_bool("centered", false)});
   }
   if (name == "adam") {
     if (table) table->allow_only({"name", "lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad"});
-    return std::make_unique<optim::Adam>(std::move(params), optim::AdamOptions{.lr = num("lr", d.lr),
-                                                                               .beta1 = num("beta1", d.beta1),
-                                                                               .beta2 = num("beta2", d.beta2),
-                                                                               .eps = num("eps", d.eps),
-                                                                               .weight_decay = num("weight_decay", 0.0),
-                                                                               .amsgrad = table && table->get_bool("amsgrad", false)});
+    return std::make_unique<optim::Adam>(std::move(params),
+                                         optim::AdamOptions{.lr = num("lr", d.lr),
+                                                            .beta1 = num("beta1", d.beta1),
+                                                            .beta2 = num("beta2", d.beta2),
+                                                            .eps = num("eps", d.eps),
+                                                            .weight_decay = num("weight_decay", 0.0),
+                                                            .amsgrad = table && table->get_bool("amsgrad", false)});
   }
   // Only a config can name another optimizer (the defaults are one of the two).
   table->at("name").fail("unknown optimizer '" + name + "' for this task (available: rmsprop, adam)");

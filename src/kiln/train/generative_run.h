@@ -21,21 +21,21 @@ namespace kiln::train {
 
 /// The task's own keys, on top of the shared ones.
 struct GenerativeConfigKeys {
-  const char* task = "";                      ///< "vae" or "gan", for messages
-  std::vector<std::string> top_level{};       ///< e.g. "model", "plots", "quality_classifier"
-  std::vector<std::string> fit{};             ///< beyond epochs, batch_size, log_every
+  const char* task = "";                 ///< "vae" or "gan", for messages
+  std::vector<std::string> top_level{};  ///< e.g. "model", "plots", "quality_classifier"
+  std::vector<std::string> fit{};        ///< beyond epochs, batch_size, log_every
   std::int64_t default_batch_size = 128;
 };
 
 /// A generative run's settings: the config's values with the command line's overrides applied.
 struct GenerativeRun {
-  std::string name;                   ///< the config's name (titles), default the task
-  std::filesystem::path output_dir;   ///< created by read_generative_run
-  std::filesystem::path data_dir;     ///< Fashion-MNIST's four .gz files
-  std::int64_t limit = 0;             ///< > 0: the first `limit` training images (tests)
+  std::string name;                  ///< the config's name (titles), default the task
+  std::filesystem::path output_dir;  ///< created by read_generative_run
+  std::filesystem::path data_dir;    ///< Fashion-MNIST's four .gz files
+  std::int64_t limit = 0;            ///< > 0: the first `limit` training images (tests)
   std::int64_t epochs = 1;
   std::int64_t batch_size = 128;
-  std::int64_t log_every = 100;       ///< plain progress line every N steps
+  std::int64_t log_every = 100;  ///< plain progress line every N steps
   std::uint64_t seed = 0;
 };
 

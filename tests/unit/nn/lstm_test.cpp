@@ -6,8 +6,10 @@
 #include <cmath>
 #include <vector>
 
+#include "kiln/nn/embedding.h"
 #include "kiln/nn/init.h"
 #include "kiln/nn/lstm.h"
+#include "kiln/nn/sequential.h"
 #include "kiln/ops/ops.h"
 #include "rnn_test_util.h"
 
@@ -72,6 +74,24 @@ TEST(Lstm, PaddedSequencesMatchTheirUnpaddedSelves) { test::check_padding_matche
 TEST(Lstm, LastStepOutputIsKerasBidirectional) { test::check_last_step_output(make_lstm); }
 TEST(Lstm, DropoutKindsActWhereTheirNamesSay) { test::check_dropout_semantics(make_lstm); }
 TEST(Lstm, ErrorsNameTheLayerAndTheProblem) { test::check_errors(make_lstm, "LSTM"); }
+
+// A Keras text classifier's front: Embedding(mask_zero) → LSTM in a Sequential.
+// The padding mask reaches the LSTM, so trailing padding changes nothing.
+TEST(Lstm, TakesTheEmbeddingMaskInASequential) {
+  Generator gen(6);
+  auto embedding = std::make_shared<nn::Embedding>(
+      nn::EmbeddingOptions{.num_embeddings = 10, .embedding_dim = 4, .mask_zero = true}, gen);
+  auto lstm = std::make_shared<nn::LSTM>(
+      nn::LSTMOptions{.input_size = 4, .hidden_size = 3, .bidirectional = true, .batch_first = true}, gen);
+  nn::Sequential model{embedding, lstm};
+  const Tensor ids = Tensor::from_vector<std::int64_t>({3, 5, 2, 0, 0, 7, 1, 4, 9, 2}, {2, 5});
+  const Tensor first = ids.slice(0, 0, 1);
+  const Tensor padded = model(ids), alone = model(first.slice(1, 0, 3));
+  ASSERT_EQ(padded.shape(), (Shape{2, 6}));
+  EXPECT_LE(test::max_abs_diff(padded.slice(0, 0, 1), alone), 1e-6);
+  // Without the mask the padding would have run through the LSTM.
+  EXPECT_GT(test::max_abs_diff(lstm->forward(embedding->forward(first)), alone), 1e-3);
+}
 
 TEST(Lstm, KerasInitIsGlorotOrthogonalAndUnitForgetBias) {
   Generator gen(4);

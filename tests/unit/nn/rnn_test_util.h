@@ -69,8 +69,8 @@ inline std::pair<int, double> replay_rnn_fixture(const std::string& cell, DType 
                                  .hidden_size = cfg.at("hidden_size").get<std::int64_t>(),
                                  .num_layers = cfg.at("num_layers").get<std::int64_t>(),
                                  .bias = cfg.at("bias").get<bool>(),
-                                 .batch_first = cfg.at("batch_first").get<bool>(),
                                  .bidirectional = cfg.at("bidirectional").get<bool>(),
+                                 .batch_first = cfg.at("batch_first").get<bool>(),
                                  .return_sequences = true,
                                  .dtype = dtype};
     Generator gen(1);
@@ -171,8 +171,8 @@ inline void check_parameter_names(const RnnFactory& make, std::int64_t gates) {
 inline void check_padding_matches_truncation(const RnnFactory& make) {
   Generator gen(7);
   const std::int64_t T = 6, H = 5;
-  const auto rnn = make({.input_size = 3, .hidden_size = H, .num_layers = 2, .batch_first = true,
-                         .bidirectional = true, .dtype = DType::f64},
+  const auto rnn = make({.input_size = 3, .hidden_size = H, .num_layers = 2, .bidirectional = true,
+                         .batch_first = true, .dtype = DType::f64},
                         gen);
   const Tensor x = uniform({3, T, 3}, -1, 1, gen, DType::f64);
   const std::vector<std::int64_t> lengths{6, 4, 1};
@@ -203,7 +203,7 @@ inline void check_padding_matches_truncation(const RnnFactory& make) {
 inline void check_last_step_output(const RnnFactory& make) {
   Generator gen(8);
   const std::int64_t T = 5, H = 4;
-  nn::RnnOptions o{.input_size = 3, .hidden_size = H, .num_layers = 2, .batch_first = true, .bidirectional = true,
+  nn::RnnOptions o{.input_size = 3, .hidden_size = H, .num_layers = 2, .bidirectional = true, .batch_first = true,
                    .dtype = DType::f64};
   const auto last_only = make(o, gen);
   o.return_sequences = true;
@@ -219,7 +219,9 @@ inline void check_last_step_output(const RnnFactory& make) {
   for (std::int64_t b = 0; b < 3; ++b) {
     const Tensor row = seq.slice(0, b, b + 1).squeeze(0);  // [T, 2H]
     const std::int64_t t_last = len[static_cast<std::size_t>(b)] - 1;
-    const Tensor want = concat({row.slice(0, t_last, t_last + 1).slice(1, 0, H), row.slice(0, 0, 1).slice(1, H, 2 * H)}, 1);
+    const Tensor forward_last = row.slice(0, t_last, t_last + 1).slice(1, 0, H);
+    const Tensor backward_first = row.slice(0, 0, 1).slice(1, H, 2 * H);
+    const Tensor want = concat({forward_last, backward_first}, 1);
     EXPECT_EQ(max_abs_diff(last.slice(0, b, b + 1), want), 0.0) << "sequence " << b;
   }
   EXPECT_FALSE(last_only->compute_mask(x, mask).defined());
@@ -235,8 +237,8 @@ inline void check_dropout_semantics(const RnnFactory& make) {
   const std::int64_t B = 2, T = 5, in = 8, H = 16;
   Generator gen(9);
   {
-    const auto rnn = make({.input_size = in, .hidden_size = 4, .batch_first = true, .return_sequences = true,
-                           .input_dropout = 0.5, .dtype = DType::f64},
+    const auto rnn = make({.input_size = in, .hidden_size = 4, .input_dropout = 0.5, .batch_first = true,
+                           .return_sequences = true, .dtype = DType::f64},
                           gen);
     Tensor x = uniform({B, T, in}, -1, 1, gen, DType::f64).set_requires_grad(true);
     sum((*rnn)(x)).backward();
@@ -256,7 +258,7 @@ inline void check_dropout_semantics(const RnnFactory& make) {
     EXPECT_LT(dropped, B * in);
   }
   {
-    const auto rnn = make({.input_size = 3, .hidden_size = H, .batch_first = true, .recurrent_dropout = 0.5,
+    const auto rnn = make({.input_size = 3, .hidden_size = H, .recurrent_dropout = 0.5, .batch_first = true,
                            .dtype = DType::f64},
                           gen);
     const Tensor x = uniform({1, T, 3}, -1, 1, gen, DType::f64);
@@ -270,9 +272,9 @@ inline void check_dropout_semantics(const RnnFactory& make) {
     EXPECT_LT(zero_columns, H);
   }
   {
-    const nn::RnnOptions o{.input_size = 3, .hidden_size = 4, .num_layers = 2, .batch_first = true,
-                           .return_sequences = true, .inter_layer_dropout = 0.5, .input_dropout = 0.3,
-                           .recurrent_dropout = 0.3, .dtype = DType::f64};
+    const nn::RnnOptions o{.input_size = 3, .hidden_size = 4, .num_layers = 2, .inter_layer_dropout = 0.5,
+                           .input_dropout = 0.3, .recurrent_dropout = 0.3, .batch_first = true,
+                           .return_sequences = true, .dtype = DType::f64};
     Generator g1(10), g2(10);
     const auto rnn = make(o, g1);
     nn::RnnOptions plain = o;

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "gradcheck.h"
+#include "kiln/core/parallel.h"
+#include "kiln/ops/conv_kernels.h"
 
 namespace kiln {
 namespace {
@@ -129,6 +131,146 @@ TEST(Conv2d, ChunkedBatchMatchesPerImage) {
     for (std::size_t i = 0; i < g.size(); ++i) dw_ref[i] += g[i];
   }
   for (std::size_t i = 0; i < dw.size(); ++i) EXPECT_NEAR(dw[i], dw_ref[i], 1e-3 * std::fabs(dw_ref[i]) + 1e-2);
+}
+
+// ---- the backend's direct f32 convolution -----------------------------------
+// f32 runs on the CPU's direct kernels (oneDNN, ops/conv_kernels.h), f64 on
+// im2col + GEMM; the two must agree on values and on every gradient, to f32
+// rounding (a weight gradient sums N·oh·ow products).
+
+struct ConvRun {
+  Tensor y, dx, dw, db;
+};
+
+// conv2d of x0, w0, b0 converted to dtype (x as a non-contiguous view when
+// `strided_input`), then backward of sum(y * gy) into the inputs asked for.
+ConvRun run_conv(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Tensor& gy, const Conv2dOptions& o,
+                 DType dtype, bool strided_input, bool gx, bool gw, bool gb) {
+  const auto leaf = [](const Tensor& t, bool grad) {
+    Tensor l = t.detach();
+    l.set_requires_grad(grad);
+    return l;
+  };
+  // Same values, but with the last two axes stored swapped.
+  const Tensor xv = strided_input ? x0.to(dtype).transpose(2, 3).contiguous().transpose(2, 3) : x0.to(dtype);
+  const Tensor x = leaf(xv, gx), w = leaf(w0.to(dtype), gw);
+  const Tensor b = b0.defined() ? leaf(b0.to(dtype), gb) : Tensor();
+  const Tensor y = conv2d(x, w, b, o);
+  if (gx || gw || gb) sum(mul(y, gy.to(dtype))).backward();
+  return {y, gx ? x.grad() : Tensor(), gw ? w.grad() : Tensor(), gb ? b.grad() : Tensor()};
+}
+
+// Largest |a - b| / (1 + |b|) over all elements.
+double rel_error(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape(), b.shape());
+  const auto av = a.to_vector<double>(), bv = b.to_vector<double>();
+  double worst = 0.0;
+  for (std::size_t i = 0; i < av.size() && i < bv.size(); ++i) {
+    worst = std::max(worst, std::fabs(av[i] - bv[i]) / (1.0 + std::fabs(bv[i])));
+  }
+  return worst;
+}
+
+struct DirectCase {
+  std::int64_t C, O;
+  Conv2dOptions o;
+};
+const std::vector<DirectCase> kDirectCases = {
+    {3, 4, {}},
+    {3, 4, {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}},
+    {3, 4, {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2}},
+    {3, 4, {.stride_h = 2, .stride_w = 1, .pad_h = 0, .pad_w = 1, .dil_h = 1, .dil_w = 2}},
+    {3, 4, {.stride_h = 3, .stride_w = 2, .pad_h = 1, .pad_w = 2}},
+    {1, 32, {.pad_h = 1, .pad_w = 1}},                                                         // a first layer
+    {32, 16, {.pad_h = 1, .pad_w = 1}},                                                        // blocked channels
+    {4, 6, {.groups = 2}},
+    {6, 6, {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .dil_h = 2, .dil_w = 1, .groups = 3}},
+    {4, 4, {.pad_h = 1, .pad_w = 1, .groups = 4}},                                             // depthwise
+};
+
+TEST(Conv2dDirect, F32MatchesF64ValuesAndGradients) {
+  // The f32 path below must be the backend's direct kernel, not the GEMM
+  // lowering (the first tensor registers the CPU backend's kernels).
+  (void)Tensor::zeros({1});
+  ASSERT_TRUE(conv2d_forward_kernels().supports(DeviceKind::cpu, DType::f32));
+  ASSERT_TRUE(conv2d_backward_kernels().supports(DeviceKind::cpu, DType::f32));
+  ASSERT_FALSE(conv2d_forward_kernels().supports(DeviceKind::cpu, DType::f64));
+  Generator gen(15);
+  for (const DirectCase& c : kDirectCases) {
+    for (const bool with_bias : {true, false}) {
+      for (const bool strided : {false, true}) {
+        const Tensor x = randn({3, c.C, 9, 8}, gen, DType::f64);
+        const Tensor w = randn({c.O, c.C / c.o.groups, 3, 2}, gen, DType::f64);
+        const Tensor b = with_bias ? randn({c.O}, gen, DType::f64) : Tensor();
+        const Tensor gy = randn(conv2d(x, w, b, c.o).shape(), gen, DType::f64);
+        const ConvRun ref = run_conv(x, w, b, gy, c.o, DType::f64, false, true, true, with_bias);
+        const ConvRun got = run_conv(x, w, b, gy, c.o, DType::f32, strided, true, true, with_bias);
+        const std::string what = "C " + std::to_string(c.C) + " O " + std::to_string(c.O) + " groups " +
+                                 std::to_string(c.o.groups) + " stride " + std::to_string(c.o.stride_h) + "," +
+                                 std::to_string(c.o.stride_w) + " dil " + std::to_string(c.o.dil_h) + "," +
+                                 std::to_string(c.o.dil_w) + (with_bias ? " bias" : "") + (strided ? " strided" : "");
+        EXPECT_EQ(got.y.dtype(), DType::f32);
+        EXPECT_LT(rel_error(got.y, ref.y), 1e-4) << what;
+        EXPECT_LT(rel_error(got.dx, ref.dx), 1e-4) << what;
+        EXPECT_LT(rel_error(got.dw, ref.dw), 1e-4) << what;
+        if (with_bias) {
+          EXPECT_LT(rel_error(got.db, ref.db), 1e-4) << what;
+        }
+      }
+    }
+  }
+}
+
+TEST(Conv2dDirect, EachGradientAloneMatchesF64) {
+  // The backward kernel gets only the outputs asked for, including the bias
+  // gradient without the weight's (it comes out of backward-weights).
+  Generator gen(16);
+  const Conv2dOptions o{.stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1};
+  const Tensor x = randn({2, 5, 7, 6}, gen, DType::f64), w = randn({8, 5, 3, 3}, gen, DType::f64);
+  const Tensor b = randn({8}, gen, DType::f64);
+  const Tensor gy = randn(conv2d(x, w, b, o).shape(), gen, DType::f64);
+  for (const int which : {0, 1, 2}) {
+    const bool gx = which == 0, gw = which == 1, gb = which == 2;
+    const ConvRun ref = run_conv(x, w, b, gy, o, DType::f64, false, gx, gw, gb);
+    const ConvRun got = run_conv(x, w, b, gy, o, DType::f32, false, gx, gw, gb);
+    EXPECT_EQ(got.dx.defined(), gx);
+    EXPECT_EQ(got.dw.defined(), gw);
+    EXPECT_EQ(got.db.defined(), gb);
+    if (gx) {
+      EXPECT_LT(rel_error(got.dx, ref.dx), 1e-4);
+    }
+    if (gw) {
+      EXPECT_LT(rel_error(got.dw, ref.dw), 1e-4);
+    }
+    if (gb) {
+      EXPECT_LT(rel_error(got.db, ref.db), 1e-4);
+    }
+  }
+}
+
+TEST(Conv2dDirect, ThreadCountAndManyShapesKeepResultsRight) {
+  // Plans are cached per problem and thread count, and the cache drops old
+  // plans when full: more shapes than it holds, on 1 and 2 threads, must all
+  // still give the f64 result.
+  const int saved = num_threads();
+  Generator gen(17);
+  const Conv2dOptions o{.pad_h = 1, .pad_w = 1};
+  const Tensor w = randn({3, 2, 3, 3}, gen, DType::f64), b = randn({3}, gen, DType::f64);
+  for (const int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (std::int64_t width = 1; width <= 70; ++width) {
+      const Tensor x = randn({2, 2, 4, width}, gen, DType::f64);
+      const Tensor gy = randn({2, 3, 4, width}, gen, DType::f64);
+      const ConvRun ref = run_conv(x, w, b, gy, o, DType::f64, false, true, true, true);
+      const ConvRun got = run_conv(x, w, b, gy, o, DType::f32, false, true, true, true);
+      const std::string what = "width " + std::to_string(width) + ", " + std::to_string(threads) + " threads";
+      EXPECT_LT(rel_error(got.y, ref.y), 1e-4) << what;
+      EXPECT_LT(rel_error(got.dx, ref.dx), 1e-4) << what;
+      EXPECT_LT(rel_error(got.dw, ref.dw), 1e-4) << what;
+      EXPECT_LT(rel_error(got.db, ref.db), 1e-4) << what;
+    }
+  }
+  set_num_threads(saved);
 }
 
 template <class F>

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "gradcheck.h"
 
 namespace kiln {
@@ -102,6 +105,49 @@ TEST(Elementwise, FastF32MathIsAccurate) {
   EXPECT_EQ(special[0], 0.F);
   EXPECT_TRUE(std::isinf(special[1]));
   EXPECT_EQ(special[2], 1.F);
+}
+
+TEST(Elementwise, ExpAndSigmoidKeepF32AccuracyOverTheirWholeRange) {
+  // Every 1/600 from -87.3 to 88.3 (an odd count, so the vector loop has a
+  // tail), dense and as a stride-2 view (the kernel's strided loop).
+  std::vector<float> xs;
+  for (int i = 0; i <= 105360; ++i) xs.push_back(-87.3F + static_cast<float>(i) / 600.0F);
+  std::vector<float> doubled;
+  for (const float v : xs) doubled.insert(doubled.end(), {v, 0.0F});
+  const auto n = static_cast<std::int64_t>(xs.size());
+  const Tensor dense = Tensor::from_vector(xs, {n});
+  const Tensor strided = Tensor::from_vector(doubled, {2 * n}).slice(0, 0, 2 * n, 2);
+  for (const Tensor& x : {dense, strided}) {
+    const auto e = exp(x).to_vector<float>();
+    const auto s = sigmoid(x).to_vector<float>();
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      const double xd = xs[i];
+      // ≤ 0.9 ulp for exp, ≤ 2.5 ulp for sigmoid (1 ulp ≤ 1.19e-7 relative).
+      EXPECT_NEAR(e[i], std::exp(xd), 1.2e-7 * std::exp(xd)) << xd;
+      const double sig = 1 / (1 + std::exp(-xd));
+      if (xd >= -87) {
+        EXPECT_NEAR(s[i], sig, 3e-7 * sig) << xd;
+      }
+    }
+  }
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const Tensor special = Tensor::from_vector<float>({nan, inf, -inf, 88.3F, 89.0F, -87.5F, -100.0F}, {7});
+  const auto e = exp(special).to_vector<float>();
+  EXPECT_TRUE(std::isnan(e[0]));
+  EXPECT_EQ(e[1], inf);
+  EXPECT_EQ(e[2], 0.0F);
+  const double e883 = std::exp(static_cast<double>(88.3F));
+  EXPECT_NEAR(e[3], e883, 1.2e-7 * e883);
+  EXPECT_EQ(e[4], inf);
+  EXPECT_GT(e[5], 0.0F);  // subnormal, not flushed
+  EXPECT_EQ(e[6], 0.0F);
+  const auto s = sigmoid(special).to_vector<float>();
+  EXPECT_TRUE(std::isnan(s[0]));
+  EXPECT_EQ(s[1], 1.0F);
+  EXPECT_EQ(s[2], 0.0F);
+  EXPECT_EQ(s[3], 1.0F);
+  EXPECT_GE(s[6], 0.0F);  // the true value, 3.7e-44, is subnormal
+  EXPECT_LE(s[6], 1e-38F);
 }
 
 TEST(Elementwise, MismatchErrorsNameOpAndShapes) {

@@ -2,7 +2,6 @@
 // names and loss; short runs on a slice of Fashion-MNIST that write their
 // outputs; the sample-quality figures of the GAN.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -109,9 +108,9 @@ TEST(Vae, StateDictNamesMatchTheTorchPeer) {
   std::vector<std::pair<std::string, Shape>> got;
   for (const auto& [name, t] : vae.state_dict()) got.emplace_back(name, t.shape());
   const std::vector<std::pair<std::string, Shape>> want = {
-      {"encoder.0.weight", {64, 784}}, {"encoder.0.bias", {64}},      {"encoder.2.weight", {32, 64}},
-      {"encoder.2.bias", {32}},        {"z_mean.weight", {2, 32}},    {"z_mean.bias", {2}},
-      {"z_log_var.weight", {2, 32}},   {"z_log_var.bias", {2}},       {"decoder.0.weight", {32, 2}},
+      {"encoder.0.weight", {64, 784}}, {"encoder.0.bias", {64}},       {"encoder.2.weight", {32, 64}},
+      {"encoder.2.bias", {32}},        {"z_mean.weight", {2, 32}},     {"z_mean.bias", {2}},
+      {"z_log_var.weight", {2, 32}},   {"z_log_var.bias", {2}},        {"decoder.0.weight", {32, 2}},
       {"decoder.0.bias", {32}},        {"decoder.2.weight", {64, 32}}, {"decoder.2.bias", {64}},
       {"decoder.4.weight", {784, 64}}, {"decoder.4.bias", {784}}};
   EXPECT_EQ(got, want);
@@ -222,9 +221,7 @@ TEST(VaeExperiment, ResumeIsRefusedWithAClearMessage) {
 
 TEST(VaeExperiment, UnknownKeysAreNamed) {
   const TempDir dir("vae_keys");
-  test::expect_contains(test::error_of([&] {
-                          run_vae_experiment(vae_config("[extra]\nx = 1\n"), into(dir.path()));
-                        }),
+  test::expect_contains(test::error_of([&] { run_vae_experiment(vae_config("[extra]\nx = 1\n"), into(dir.path())); }),
                         {"extra"});
   const config::Document typo = config::Document::parse(
       "task = \"vae\"\n[data]\ndataset = \"fashion-mnist\"\n[model]\nlatent_dims = 3\n", "toml", "typo.toml");
@@ -307,7 +304,8 @@ TEST(GanExperiment, ShortRunWritesASampleGridPerEpoch) {
   REQUIRE_FASHION_MNIST();
   const TempDir dir("gan_run");
   const RunResult r = run_gan_experiment(gan_config(), into(dir.path(), 128));  // two steps per epoch
-  for (const char* f : {"samples_epoch_001.png", "samples_epoch_002.png", "curves.png", "log.csv", "model.safetensors"}) {
+  for (const char* f :
+       {"samples_epoch_001.png", "samples_epoch_002.png", "curves.png", "log.csv", "model.safetensors"}) {
     EXPECT_TRUE(fs::is_regular_file(dir.path() / f)) << f;
   }
   EXPECT_FALSE(fs::exists(dir.path() / "samples_epoch_003.png"));
@@ -336,9 +334,8 @@ layers = [{type = "flatten"}, {type = "dense", units = 10}]
   io::save_safetensors(classifier_dir.path() / "model.safetensors", classifier->state_dict().entries());
 
   const TempDir dir("gan_scored");
-  const RunResult r = run_gan_experiment(
-      gan_config("quality_classifier = \"" + classifier_dir.path().string() + "\""),
-      into(dir.path(), 64, 1));
+  const RunResult r = run_gan_experiment(gan_config("quality_classifier = \"" + classifier_dir.path().string() + "\""),
+                                         into(dir.path(), 64, 1));
   const double confidence = r.test.at("mean_confidence"), entropy = r.test.at("class_entropy");
   EXPECT_GT(confidence, 0.1);
   EXPECT_LE(confidence, 1.0);
@@ -347,6 +344,9 @@ layers = [{type = "flatten"}, {type = "dense", units = 10}]
   double total = 0.0;
   for (int k = 0; k < 10; ++k) total += r.test.at("count_" + std::to_string(k));
   EXPECT_EQ(total, 1000.0);
+  // Real test images scored by the same classifier, for reference (11 of them with this slice).
+  EXPECT_GT(r.test.at("real_mean_confidence"), 0.1);
+  EXPECT_LE(r.test.at("real_class_entropy"), std::log(10.0) + 1e-9);
 }
 
 TEST(GanExperiment, MissingClassifierRunFailsBeforeTraining) {

@@ -1,7 +1,9 @@
-// Convolution helpers on the CPU: im2col / col2im (the GEMM itself is the
-// matmul kernel). Pooling kernels are in pool_cpu.cpp.
+// Convolution on the CPU: whole f32 convolutions are oneDNN's (conv_dnnl.cpp);
+// for the other dtypes ops/conv.cpp lowers to im2col / col2im, here, and the
+// matmul kernel. Pooling kernels are in pool_cpu.cpp.
 #include <algorithm>
 
+#include "kiln/backend/cpu/conv_dnnl.h"
 #include "kiln/backend/cpu/register.h"
 #include "kiln/backend/cpu/scalar_math.h"
 #include "kiln/backend/cpu/window_range.h"
@@ -85,6 +87,7 @@ void register_conv_kernels() {
     im2col_kernels().set(DeviceKind::cpu, dtype_v<T>, &im2col_kernel<T>);
     col2im_kernels().set(DeviceKind::cpu, dtype_v<T>, &col2im_kernel<T>);
   });
+  register_conv_dnnl_kernels();
 }
 
 }  // namespace kiln::cpu

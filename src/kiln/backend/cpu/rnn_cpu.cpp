@@ -18,8 +18,11 @@ namespace kiln::cpu {
 
 namespace {
 
-// Rows per chunk: enough units that a thread's share outweighs waking it.
-std::int64_t row_grain(std::int64_t H) { return std::max<std::int64_t>(1, 2048 / std::max<std::int64_t>(H, 1)); }
+// Rows per chunk: at least 16384 units (the grain of the other row kernels), so
+// a step of the usual sizes (64 × 128) stays on one thread — a few microseconds
+// of work, where waking a second thread costs about as much — and only the
+// GEMMs around it go parallel.
+std::int64_t row_grain(std::int64_t H) { return std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(H, 1)); }
 
 template <class T>
 const T* ptr_or_null(const Tensor& t) {
