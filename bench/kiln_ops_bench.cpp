@@ -80,6 +80,14 @@ void BM_SumColumns64MiB(benchmark::State& state) {
   report_bandwidth(state, 1.0 * kElems * 4);
 }
 
+// A bias gradient's shape: many short rows summed over the leading axis.
+void BM_SumColumnsNarrow64MiB(benchmark::State& state) {
+  kiln::Generator gen(1);
+  const kiln::Tensor a = kiln::rand({kElems / 64, 64}, gen);
+  for (auto _ : state) benchmark::DoNotOptimize(kiln::sum(a, {0}).raw_data());
+  report_bandwidth(state, 1.0 * kElems * 4);
+}
+
 void BM_Matmul(benchmark::State& state, kiln::DType dtype) {
   const std::int64_t n = state.range(0);
   kiln::Generator gen(1);
@@ -104,6 +112,7 @@ BENCHMARK(BM_Unary64MiB<kiln::tanh>)->Name("BM_Tanh64MiB")->UseRealTime()->MinTi
 BENCHMARK(BM_SumAll64MiB)->UseRealTime()->MinTime(0.5);
 BENCHMARK(BM_MaxRows64MiB)->UseRealTime()->MinTime(0.5);
 BENCHMARK(BM_SumColumns64MiB)->UseRealTime()->MinTime(0.5);
+BENCHMARK(BM_SumColumnsNarrow64MiB)->UseRealTime()->MinTime(0.5);
 BENCHMARK_CAPTURE(BM_Matmul, f32, kiln::DType::f32)->Arg(1024)->Arg(2048)->Arg(4096)->UseRealTime()->MinTime(1.0);
 BENCHMARK_CAPTURE(BM_Matmul, bf16, kiln::DType::bf16)->Arg(1024)->Arg(2048)->UseRealTime()->MinTime(1.0);
 

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""PyTorch side of bench/cnn_vs_torch.sh: the CNN of examples/fashion_cnn.toml
+"""PyTorch side of bench/cnn_vs_torch.sh: the CNN of bench/configs/fashion_cnn.toml
 (conv3x3 1->32 same, BatchNorm2d, ReLU, maxpool 2, conv3x3 32->64 same,
 BatchNorm2d, ReLU, maxpool 2, flatten, dense 3136->128 ReLU, dropout 0.3,
 dense 10), Adam lr 1e-3, batch 128, on the first LIMIT Fashion-MNIST training
 images (0: all 60000), shuffled each epoch. Prints 'epoch_seconds <s>' per
 epoch: the training steps only, as kiln's 'epoch N/M (<s> s, ...)' line.
-Run with Debian's python3-torch:
+Then, as `kiln train` does at the end of a run, it evaluates the test images
+(the first LIMIT/6 with a limit) in batches of 256, so both processes' peak
+memory covers the same work. Run with Debian's python3-torch:
   /usr/bin/python3 bench/torch_cnn.py EPOCHS THREADS [LIMIT]"""
 import gzip
 import struct
@@ -30,13 +32,17 @@ def read_idx(name):
     return np.frombuffer(raw, np.uint8, offset=4 + 4 * raw[3]).reshape(dims)
 
 
-images = read_idx("train-images-idx3-ubyte.gz")
-labels = read_idx("train-labels-idx1-ubyte.gz")
-if limit > 0:
-    images, labels = images[:limit], labels[:limit]
-x = torch.tensor(images, dtype=torch.float32).view(-1, 1, 28, 28) / 255.0
-y = torch.tensor(labels.astype(np.int64))
-del images, labels
+def load(split, n):
+    images = read_idx(split + "-images-idx3-ubyte.gz")
+    labels = read_idx(split + "-labels-idx1-ubyte.gz")
+    if n > 0:
+        images, labels = images[:n], labels[:n]
+    return (torch.tensor(images, dtype=torch.float32).view(-1, 1, 28, 28) / 255.0,
+            torch.tensor(labels.astype(np.int64)))
+
+
+x, y = load("train", limit)
+x_test, y_test = load("t10k", (limit + 5) // 6 if limit > 0 else 0)
 model = nn.Sequential(
     nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
     nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
@@ -56,3 +62,8 @@ for epoch in range(epochs):
         opt.step()
         loss_sum += loss.item()  # as kiln's trainer: the loss comes back to the host every step
     print(f"epoch_seconds {time.perf_counter() - start:.4f}", flush=True)
+model.eval()
+with torch.no_grad():
+    hits = sum((model(x_test[i:i + 256]).argmax(1) == y_test[i:i + 256]).sum().item()
+               for i in range(0, len(x_test), 256))
+print(f"test_accuracy {hits / len(x_test):.4f}")

@@ -59,6 +59,8 @@ void expect_matches(const std::vector<float>& x, const Shape& shape3, const char
     }
     if (std::isfinite(ref.sum[k])) {
       EXPECT_NEAR(s[k], ref.sum[k], 1e-5 * ref.abs_sum[k]) << what << " column " << k;
+    } else if (std::isnan(ref.sum[k])) {  // inf - inf
+      EXPECT_TRUE(std::isnan(s[k])) << what << " column " << k;
     } else {
       EXPECT_EQ(s[k], ref.sum[k]) << what << " column " << k;
     }
@@ -87,8 +89,8 @@ TEST(ReducePaths, MatchPlainLoopsOnEveryPath) {
 }
 
 TEST(ReducePaths, NanPropagatesFromAnyPosition) {
-  // NaN first, inside the vector lanes, and in the scalar tail, for rows and columns.
-  for (const Shape& s : std::vector<Shape>{{3, 1000, 1}, {1, 40000, 1}, {2, 1000, 21}, {1, 9000, 40}}) {
+  // NaN first, inside the vector lanes, and in the scalar tail, for short and long rows and for columns.
+  for (const Shape& s : std::vector<Shape>{{5, 7, 1}, {3, 1000, 1}, {1, 40000, 1}, {2, 1000, 21}, {1, 9000, 40}}) {
     const std::int64_t count = s[0] * s[1] * s[2];
     for (const std::int64_t at : {std::int64_t{0}, count / 2 + 5, count - 1}) {
       auto x = random_values(count, 7);
@@ -110,7 +112,18 @@ TEST(ReducePaths, InfinitiesAreTheirOwnExtremes) {
     std::vector<float> mixed(static_cast<std::size_t>(count), -inf);
     mixed.back() = 3.0F;
     expect_matches(mixed, s, (shape_str(s) + " -inf and 3").c_str());
+    // Both infinities in one row: max and min must not take inf - inf for a NaN.
+    std::vector<float> both(static_cast<std::size_t>(count));
+    for (std::size_t k = 0; k < both.size(); ++k) both[k] = k % 3 == 0 ? inf : (k % 3 == 1 ? -inf : 1.0F);
+    expect_matches(both, s, (shape_str(s) + " +inf and -inf").c_str());
   }
+  // Finite values whose running sums overflow both ways: max and min stay exact.
+  std::vector<float> huge(3000);
+  for (std::size_t k = 0; k < huge.size(); ++k) huge[k] = (k / 64) % 2 == 0 ? 3e38F : -3e38F;
+  huge[1234] = 3.25e38F;
+  const Tensor h = Tensor::from_vector(huge, {3000});
+  EXPECT_EQ(max(h).item(), static_cast<double>(3.25e38F));
+  EXPECT_EQ(min(h).item(), static_cast<double>(-3e38F));
 }
 
 TEST(ReducePaths, NonContiguousInputsMatchTheirContiguousCopies) {

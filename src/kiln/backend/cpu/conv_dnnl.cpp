@@ -2,11 +2,12 @@
 // backward-data and backward-weights primitives. They need no cols buffer
 // and, on one AVX-512 core, ran the CNN's 32->64 3x3 convolution (batch 128,
 // 14x14) forward + backward in ~13 ms against ~23 ms for im2col + GEMM,
-// reorders included (bench/cnn_vs_torch.sh times the whole network). The
-// primitives pick blocked layouts
-// (nChw16c and friends); kiln's tensors stay NCHW, so each plain operand is
-// reordered in and each result reordered out, inside the kernel. Bias is
-// fused into the forward primitive and its gradient into backward-weights.
+// reorders included (bench/cnn_vs_torch.sh times the whole network).
+//
+// The primitives pick blocked layouts (nChw16c and friends); kiln's tensors
+// stay NCHW, so each plain operand is reordered in and each result reordered
+// out, inside the kernel. Bias is fused into the forward primitive and its
+// gradient into backward-weights.
 //
 // Primitives are built once per problem (shapes, geometry, groups, bias,
 // thread count) and kept in a small cache that drops the least recently used

@@ -10,21 +10,38 @@ namespace kiln::cpu {
 
 namespace {
 
+template <class T, class Draw>
+void fill(T* y, std::int64_t n, Draw draw) {
+  parallel_for(0, n, 4096, [&](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t i = lo; i < hi; ++i) y[i] = draw(i);
+  });
+}
+
 template <class T>
 void random_kernel(const Tensor& out, RandomDist dist, double a, double b, std::uint64_t seed, std::uint64_t offset) {
   T* y = out.data<T>();  // the op layer hands a contiguous tensor
-  parallel_for(0, out.numel(), 4096, [&](std::int64_t lo, std::int64_t hi) {
-    for (std::int64_t i = lo; i < hi; ++i) {
-      const std::uint64_t idx = offset + static_cast<std::uint64_t>(i);
-      double v = 0;
-      switch (dist) {
-        case RandomDist::uniform: v = a + (b - a) * static_cast<double>(philox_uniform(seed, idx)); break;
-        case RandomDist::normal: v = a + b * philox_normal(seed, idx); break;
-        case RandomDist::bernoulli: v = static_cast<double>(philox_uniform(seed, idx)) < a ? 1.0 : 0.0; break;
-      }
-      y[i] = convert<T>(v);
+  const auto counter = [offset](std::int64_t i) { return offset + static_cast<std::uint64_t>(i); };
+  // One loop per distribution (no switch per element) over the inlined Philox,
+  // so the bernoulli loop of every dropout mask vectorises.
+  switch (dist) {
+    case RandomDist::uniform:
+      fill(y, out.numel(), [&](std::int64_t i) {
+        return convert<T>(a + (b - a) * static_cast<double>(philox_uniform(seed, counter(i))));
+      });
+      break;
+    case RandomDist::normal:
+      fill(y, out.numel(), [&](std::int64_t i) { return convert<T>(a + b * philox_normal(seed, counter(i))); });
+      break;
+    case RandomDist::bernoulli: {
+      const T one = convert<T>(1.0), zero = convert<T>(0.0);
+      // u < p in double, exactly as before: u has 24 bits, so comparing in float
+      // against p rounded to float could differ for p near a 24-bit step.
+      fill(y, out.numel(), [&](std::int64_t i) {
+        return static_cast<double>(philox_uniform(seed, counter(i))) < a ? one : zero;
+      });
+      break;
     }
-  });
+  }
 }
 
 }  // namespace
