@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kiln/backend/cpu/register.h"
+#include "kiln/backend/cpu/row_sums.h"
 #include "kiln/backend/cpu/scalar_math.h"
 #include "kiln/core/parallel.h"
 #include "kiln/ops/kernels.h"
@@ -28,35 +29,6 @@ namespace {
 constexpr std::int64_t kGrainElements = 16384;
 
 std::int64_t row_grain(std::int64_t n) { return std::max<std::int64_t>(1, kGrainElements / std::max<std::int64_t>(n, 1)); }
-
-template <class T>
-compute_t<T> row_max(const T* x, std::int64_t n) {
-  using C = compute_t<T>;
-  C m = -std::numeric_limits<C>::infinity();
-#pragma omp simd reduction(max : m)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const C v = load(x[i]);
-    m = v > m ? v : m;  // a NaN is skipped here but poisons the sum of exponentials below
-  }
-  return m;
-}
-
-// Σ f(i) over [0, n) in f64, in 16 fixed lanes.
-template <class F>
-double lane_sum(std::int64_t n, F f) {
-  constexpr int kLanes = 16;
-  double acc[kLanes] = {};
-  std::int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-#pragma omp simd
-    for (int l = 0; l < kLanes; ++l) acc[l] += static_cast<double>(f(i + l));
-  }
-  double tail = 0;
-  for (; i < n; ++i) tail += static_cast<double>(f(i));
-  double s = 0;
-  for (const double a : acc) s += a;
-  return s + tail;
-}
 
 // Σ exp(x[i] - m).
 template <class T>

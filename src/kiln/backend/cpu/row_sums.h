@@ -4,7 +4,7 @@
 // code fixes. An f32 sum of thousands of exponentials drops the small terms and
 // is biased low by ~1e-5; and an `omp simd reduction` leaves the order to the
 // compiler, so a row could give different bits depending on how rows were
-// spread over threads. The same scheme as backend/cpu/nn_cpu.cpp's.
+// spread over threads. Shared by nn_cpu.cpp (softmax, cross-entropy) and loss_cpu.cpp.
 #include <cmath>
 #include <cstdint>
 #include <limits>
