@@ -206,70 +206,53 @@ void LRSchedule::load_state(const nlohmann::json& /*state*/, const nn::StateDict
 
 // ---- CSV and JSONL logs ---------------------------------------------------------
 
-CSVLogger::CSVLogger(std::string path) : path_(std::move(path)) {
-  if (path_.empty()) throw Error("CSVLogger: path is empty");
+EpochLogFile::EpochLogFile(std::string path, const char* what, std::int64_t header_lines)
+    : path_(std::move(path)), header_lines_(header_lines) {
+  if (path_.empty()) throw Error(std::string(what) + ": path is empty");
 }
 
-void CSVLogger::on_train_begin(TrainContext& /*ctx*/) {
+void EpochLogFile::on_train_begin(TrainContext& /*ctx*/) {
   if (resumed_) {
-    // Header plus one line per epoch the checkpoint had reached.
-    keep_first_lines(path_, epochs_logged_ == 0 ? 0 : epochs_logged_ + 1);
+    keep_first_lines(path_, epochs_logged_ == 0 ? 0 : epochs_logged_ + header_lines_);
   } else {
     open_log(path_, false);  // truncate: a fresh run starts a fresh log
   }
 }
 
-void CSVLogger::on_epoch_end(TrainContext& /*ctx*/, std::int64_t epoch, const Logs& logs) {
+void EpochLogFile::on_epoch_end(TrainContext& /*ctx*/, std::int64_t epoch, const Logs& logs) {
   std::ofstream f = open_log(path_, true);
-  if (epochs_logged_ == 0) {
-    f << "epoch";
-    for (const auto& [k, v] : logs) f << "," << k;
-    f << "\n";
+  f << format_epoch(epoch, logs, epochs_logged_ == 0);
+  if (!f) throw Error("log '" + path_ + "': write failed");
+  ++epochs_logged_;
+}
+
+nlohmann::json EpochLogFile::save_state(nn::StateDict& /*tensors*/) const { return {{"epochs_logged", epochs_logged_}}; }
+
+void EpochLogFile::load_state(const nlohmann::json& state, const nn::StateDict& /*tensors*/) {
+  epochs_logged_ = state.at("epochs_logged").get<std::int64_t>();
+  resumed_ = true;
+}
+
+std::string CSVLogger::format_epoch(std::int64_t epoch, const Logs& logs, bool first) const {
+  std::string text;
+  if (first) {
+    text = "epoch";
+    for (const auto& [k, v] : logs) text += "," + k;
+    text += "\n";
   }
-  f << epoch + 1;
+  text += std::to_string(epoch + 1);
   char buf[64];
   for (const auto& [k, v] : logs) {
     std::snprintf(buf, sizeof buf, ",%.9g", v);
-    f << buf;
+    text += buf;
   }
-  f << "\n";
-  if (!f) throw Error("log '" + path_ + "': write failed");
-  ++epochs_logged_;
+  return text + "\n";
 }
 
-nlohmann::json CSVLogger::save_state(nn::StateDict& /*tensors*/) const { return {{"epochs_logged", epochs_logged_}}; }
-
-void CSVLogger::load_state(const nlohmann::json& state, const nn::StateDict& /*tensors*/) {
-  epochs_logged_ = state.at("epochs_logged").get<std::int64_t>();
-  resumed_ = true;
-}
-
-JsonlLogger::JsonlLogger(std::string path) : path_(std::move(path)) {
-  if (path_.empty()) throw Error("JsonlLogger: path is empty");
-}
-
-void JsonlLogger::on_train_begin(TrainContext& /*ctx*/) {
-  if (resumed_) {
-    keep_first_lines(path_, epochs_logged_);
-  } else {
-    open_log(path_, false);
-  }
-}
-
-void JsonlLogger::on_epoch_end(TrainContext& /*ctx*/, std::int64_t epoch, const Logs& logs) {
+std::string JsonlLogger::format_epoch(std::int64_t epoch, const Logs& logs, bool /*first*/) const {
   nlohmann::json j = {{"epoch", epoch + 1}};
   for (const auto& [k, v] : logs) j[k] = v;
-  std::ofstream f = open_log(path_, true);
-  f << j.dump() << "\n";
-  if (!f) throw Error("log '" + path_ + "': write failed");
-  ++epochs_logged_;
-}
-
-nlohmann::json JsonlLogger::save_state(nn::StateDict& /*tensors*/) const { return {{"epochs_logged", epochs_logged_}}; }
-
-void JsonlLogger::load_state(const nlohmann::json& state, const nn::StateDict& /*tensors*/) {
-  epochs_logged_ = state.at("epochs_logged").get<std::int64_t>();
-  resumed_ = true;
+  return j.dump() + "\n";
 }
 
 }  // namespace kiln::train

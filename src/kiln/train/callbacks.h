@@ -122,38 +122,46 @@ class LRSchedule : public Callback {
   std::optional<nn::StateDict> pending_state_;  // loaded before the schedule was built
 };
 
-/// Appends one row per epoch: epoch, then every logged metric in name order.
-/// On resume (existing file with the same columns) it keeps appending, after
-/// dropping rows of epochs the checkpoint had not reached.
-class CSVLogger : public Callback {
+/// A per-epoch log file that survives resumes: a fresh run truncates it; a
+/// resumed run keeps the lines of the epochs its checkpoint had reached (plus
+/// `header_lines` once any epoch was logged) and appends from there.
+class EpochLogFile : public Callback {
  public:
-  explicit CSVLogger(std::string path);
-  std::string name() const override { return "csv_logger"; }
   void on_train_begin(TrainContext& ctx) override;
   void on_epoch_end(TrainContext& ctx, std::int64_t epoch, const Logs& logs) override;
   nlohmann::json save_state(nn::StateDict& tensors) const override;
   void load_state(const nlohmann::json& state, const nn::StateDict& tensors) override;
 
+ protected:
+  EpochLogFile(std::string path, const char* what, std::int64_t header_lines);
+  /// The text appended for one epoch; `first` when nothing was logged yet.
+  virtual std::string format_epoch(std::int64_t epoch, const Logs& logs, bool first) const = 0;
+
  private:
   std::string path_;
+  std::int64_t header_lines_;
   std::int64_t epochs_logged_ = 0;
   bool resumed_ = false;
 };
 
-/// One JSON object per epoch ({"epoch": 1, "loss": ..., ...}) per line.
-class JsonlLogger : public Callback {
+/// Appends one row per epoch: epoch, then every logged metric in name order.
+class CSVLogger : public EpochLogFile {
  public:
-  explicit JsonlLogger(std::string path);
-  std::string name() const override { return "jsonl_logger"; }
-  void on_train_begin(TrainContext& ctx) override;
-  void on_epoch_end(TrainContext& ctx, std::int64_t epoch, const Logs& logs) override;
-  nlohmann::json save_state(nn::StateDict& tensors) const override;
-  void load_state(const nlohmann::json& state, const nn::StateDict& tensors) override;
+  explicit CSVLogger(std::string path) : EpochLogFile(std::move(path), "CSVLogger", 1) {}
+  std::string name() const override { return "csv_logger"; }
 
- private:
-  std::string path_;
-  std::int64_t epochs_logged_ = 0;
-  bool resumed_ = false;
+ protected:
+  std::string format_epoch(std::int64_t epoch, const Logs& logs, bool first) const override;
+};
+
+/// One JSON object per epoch ({"epoch": 1, "loss": ..., ...}) per line.
+class JsonlLogger : public EpochLogFile {
+ public:
+  explicit JsonlLogger(std::string path) : EpochLogFile(std::move(path), "JsonlLogger", 0) {}
+  std::string name() const override { return "jsonl_logger"; }
+
+ protected:
+  std::string format_epoch(std::int64_t epoch, const Logs& logs, bool first) const override;
 };
 
 }  // namespace kiln::train
