@@ -129,6 +129,7 @@ void register_cpu_backend() {
   register_optim_kernels();
   register_rnn_kernels();
   register_loss_kernels();
+  register_lm_head_kernels();
 }
 
 }  // namespace kiln::cpu

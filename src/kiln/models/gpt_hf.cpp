@@ -1,0 +1,118 @@
+#include "kiln/models/gpt_hf.h"
+
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "kiln/io/safetensors.h"
+#include "kiln/ops/ops.h"
+
+namespace kiln::models {
+
+namespace {
+
+bool is_conv1d_weight(const std::string& name) {
+  return name.ends_with("attn.c_attn.weight") || name.ends_with("attn.c_proj.weight") ||
+         name.ends_with("mlp.c_fc.weight") || name.ends_with("mlp.c_proj.weight");
+}
+
+}  // namespace
+
+GptConfig read_hf_gpt2_config(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot open GPT-2 config " + path.string());
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path.string() + ": not valid JSON: " + e.what());
+  }
+  const auto fail = [&](const std::string& msg) { throw Error(path.string() + ": " + msg); };
+  if (!j.is_object()) fail("the top level must be an object");
+  const auto get_int = [&](const char* key) -> std::int64_t {
+    if (!j.contains(key) || !j[key].is_number_integer()) fail(std::string("\"") + key + "\" must be an integer");
+    return j[key].get<std::int64_t>();
+  };
+  const auto get_double = [&](const char* key, double fallback) -> double {
+    if (!j.contains(key) || j[key].is_null()) return fallback;
+    if (!j[key].is_number()) fail(std::string("\"") + key + "\" must be a number");
+    return j[key].get<double>();
+  };
+  if (j.contains("model_type") && j["model_type"] != "gpt2") {
+    fail("model_type is " + j["model_type"].dump() + ", expected \"gpt2\"");
+  }
+  const std::string act = j.value("activation_function", std::string("gelu_new"));
+  if (act != "gelu_new" && act != "gelu_pytorch_tanh") {
+    fail("activation_function \"" + act + "\" is not supported (GPT-2's tanh GELU, gelu_new, is)");
+  }
+  if (!j.value("tie_word_embeddings", true)) fail("tie_word_embeddings false is not supported: kiln's GPT ties its head");
+  if (j.value("scale_attn_by_inverse_layer_idx", false)) fail("scale_attn_by_inverse_layer_idx is not supported");
+  if (j.value("reorder_and_upcast_attn", false)) fail("reorder_and_upcast_attn is not supported");
+  if (!j.value("scale_attn_weights", true)) fail("scale_attn_weights false is not supported");
+  GptConfig c{
+      .vocab_size = get_int("vocab_size"),
+      .n_positions = get_int("n_positions"),
+      .n_embd = get_int("n_embd"),
+      .n_layer = get_int("n_layer"),
+      .n_head = get_int("n_head"),
+      .layer_norm_eps = get_double("layer_norm_epsilon", 1e-5),
+      .embd_pdrop = get_double("embd_pdrop", 0.0),
+      .resid_pdrop = get_double("resid_pdrop", 0.0),
+      .attn_pdrop = get_double("attn_pdrop", 0.0),
+  };
+  if (j.contains("n_inner") && !j["n_inner"].is_null()) {
+    if (!j["n_inner"].is_number_integer() || j["n_inner"].get<std::int64_t>() != 4 * c.n_embd) {
+      fail("n_inner " + j["n_inner"].dump() + " is not supported (only 4·n_embd)");
+    }
+  }
+  try {
+    c.validate();
+  } catch (const Error& e) {
+    fail(e.what());
+  }
+  return c;
+}
+
+nn::StateDict read_hf_gpt2_weights(const std::filesystem::path& path) {
+  const io::SafetensorsFile file = io::SafetensorsFile::open(path);
+  nn::StateDict out;
+  Tensor wte, lm_head;
+  for (const auto& entry : file.entries()) {
+    std::string name = entry.name;
+    if (name.starts_with("transformer.")) name = name.substr(12);
+    // Old checkpoints carry the causal mask as buffers; kiln's attention needs none.
+    if (name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias")) continue;
+    Tensor t = file.tensor(entry.name);
+    if (name == "lm_head.weight") {
+      lm_head = t;
+      continue;
+    }
+    if (is_conv1d_weight(name)) {
+      if (t.dim() != 2) throw Error(path.string() + ": " + entry.name + " must be 2-d, got " + t.str());
+      t = t.t().contiguous();
+    }
+    if (name == "wte.weight") wte = t;
+    out.add(name, t);
+  }
+  if (lm_head.defined() && wte.defined()) {
+    NoGradGuard no_grad;
+    if (lm_head.shape() != wte.shape() || max(abs(sub(lm_head.to(DType::f32), wte.to(DType::f32)))).item() != 0.0) {
+      throw Error(path.string() + ": lm_head.weight differs from transformer.wte.weight; kiln's GPT ties its head");
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<Gpt> load_hf_gpt2(const std::filesystem::path& dir, Generator& gen) {
+  auto model = std::make_unique<Gpt>(read_hf_gpt2_config(dir / "config.json"), gen);
+  const nn::StateDict weights = read_hf_gpt2_weights(dir / "model.safetensors");
+  try {
+    model->load_state_dict(weights, /*strict=*/true);
+  } catch (const Error& e) {
+    throw Error((dir / "model.safetensors").string() + ": " + e.what());
+  }
+  return model;
+}
+
+}  // namespace kiln::models
