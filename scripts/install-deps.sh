@@ -13,7 +13,8 @@ packages=(
   libcairo2-dev libfontconfig-dev  # PNG plots: training curves, latent scatter, image grids (kiln/plot)
   fonts-dejavu-core      # the font the plots' text is drawn in
   dataset-fashion-mnist  # default training data
-  fortunes               # English texts in categories: the text-classification example
+  fortunes               # English texts in categories: the text-classification example, GPT demo (a)
+  fortunes-zh            # Tang poems and Song lyrics: the character-level GPT demo (b)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -44,8 +44,12 @@ namespace {
 
 void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
   if (!slot) {
-    // Own the buffer: the incoming gradient may alias another tensor's storage.
-    slot = g.clone().impl_ptr();
+    // Own the buffer: the incoming gradient may alias another tensor's
+    // storage. A fresh dense gradient nobody else holds (a GEMM's output) is
+    // adopted as it is, saving a copy of every weight gradient every step.
+    const bool sole_owner = g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1;
+    const bool dense = g.offset() == 0 && g.is_contiguous() && g.storage()->nbytes() == g.nbytes();
+    slot = (sole_owner && dense && !g.grad_fn()) ? g.impl_ptr() : g.clone().impl_ptr();
   } else {
     Tensor acc(slot);
     add_(acc, g);

@@ -39,6 +39,7 @@ int run(int argc, char** argv) {
   kiln::cli::add_predict_command(app);
   kiln::cli::add_tokenize_command(app);
   kiln::cli::add_inspect_command(app);
+  kiln::cli::add_data_command(app);
 
   try {
     app.parse(argc, argv);

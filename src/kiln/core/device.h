@@ -35,6 +35,9 @@ class Backend {
   virtual void copy(void* dst, Device dst_device, const void* src, Device src_device, std::size_t nbytes) = 0;
   /// Waits for all queued work on the device (the CPU backend runs synchronously).
   virtual void synchronize(int device_index) = 0;
+  /// Blocks obtained from the system (not served from the backend's cache) so
+  /// far: a training step that leaves this unchanged allocated nothing new.
+  virtual std::uint64_t system_allocations() const { return 0; }
 };
 
 /// The backend serving a device kind; throws if kiln was built without it.

@@ -47,6 +47,11 @@ bool FortuneReader::next(Fortune& out) {
   return true;
 }
 
+bool is_fortunes_zh_file(const std::filesystem::path& path) {
+  const std::string name = path.filename().string();
+  return name == "tang300" || name == "song100" || name == "chinese";
+}
+
 std::vector<std::filesystem::path> fortune_files(const std::filesystem::path& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
@@ -61,6 +66,7 @@ std::vector<std::filesystem::path> fortune_files(const std::filesystem::path& di
     const std::string ext = p.extension().string();
     if (ext == ".dat" || ext == ".u8") continue;
     if (!entry.is_regular_file(ec)) continue;  // follows symlinks; skips subdirectories
+    if (is_fortunes_zh_file(p)) continue;
     files.push_back(p);
   }
   std::sort(files.begin(), files.end());

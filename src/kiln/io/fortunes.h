@@ -46,6 +46,11 @@ std::string fortune_category(const std::filesystem::path& path);
 /// `dir` if it cannot be listed (suggesting `apt-get install fortunes` when it
 /// does not exist).
 std::vector<std::filesystem::path> fortune_files(const std::filesystem::path& dir = kFortunesDir);
+/// True for the Chinese files of Debian's fortunes-zh (tang300, song100,
+/// chinese), which install into the same directory as the English ones;
+/// fortune_files() leaves them out so the English set does not depend on
+/// whether fortunes-zh is installed.
+bool is_fortunes_zh_file(const std::filesystem::path& path);
 
 /// Every entry of one file (convenience over FortuneReader).
 std::vector<Fortune> read_fortunes(const std::filesystem::path& path);

@@ -133,6 +133,24 @@ void Module::zero_grad() {
   for (Tensor& p : parameters()) p.zero_grad();
 }
 
+void Module::to_dtype_(DType dtype) {
+  if (!is_floating(dtype)) throw Error(name() + ": to_dtype_ needs a floating dtype, got " + dtype_name(dtype));
+  auto convert = [dtype](const Tensor& t) {
+    if (t.dtype() == dtype || !is_floating(t.dtype())) return;
+    NoGradGuard no_grad;
+    const Tensor c = t.to(dtype).contiguous();
+    // Every handle shares this impl, so layers and optimizers see the new data.
+    TensorImpl& impl = t.impl();
+    impl.storage = c.storage();
+    impl.offset = c.offset();
+    impl.strides = c.strides();
+    impl.dtype = dtype;
+    impl.grad.reset();
+  };
+  for (const auto& [n, p] : named_parameters()) convert(p);
+  for (const auto& [n, b] : named_buffers()) convert(b);
+}
+
 void Module::check_new_name(const std::string& name) const {
   if (name.empty() || name.find('.') != std::string::npos) {
     throw Error(this->name() + ": member name '" + name + "' must be non-empty and contain no '.'");

@@ -66,6 +66,9 @@ class Module {
 
   /// Drops the accumulated gradient of every parameter (PyTorch's set_to_none).
   void zero_grad();
+  /// Converts every floating parameter and buffer to `dtype` in place, as
+  /// torch's module.double() does; call it before making an optimizer.
+  void to_dtype_(DType dtype);
 
   /// Visits this module and every descendant, depth first, with its dotted path ("" for this one).
   void for_each_module(const std::function<void(const std::string& path, const Module& m)>& fn) const;

@@ -10,6 +10,7 @@
 
 #include "kiln/core/tensor.h"
 #include "kiln/ops/dispatch.h"
+#include "kiln/ops/linear_activation.h"
 
 namespace kiln {
 
@@ -45,6 +46,12 @@ using ArgmaxKernel = void(const Tensor& in, const Tensor& out);
 // stride in either position (a transposed operand); batch stride may be 0.
 // out [batch, M, N] contiguous; out = a·b (+ out if accumulate).
 using MatmulKernel = void(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate);
+// The fully-connected layer's forward GEMM with its epilogue fused: out [M, N]
+// contiguous = act(x [M, K] · w [N, K]ᵀ + bias [N]); x's and w's rows have unit
+// stride; bias may be undefined; act is applied only when asked (inference:
+// training keeps the pre-activation for the backward pass).
+using LinearKernel = void(const Tensor& x, const Tensor& w, const Tensor& bias, LinearActivation act,
+                          const Tensor& out);
 // x, y contiguous [rows, n]; softmax (or log-softmax) along n.
 using SoftmaxKernel = void(const Tensor& x, const Tensor& y, bool log);
 // dy, y, dx contiguous [rows, n]; dx from the output y.
@@ -98,6 +105,7 @@ KernelTable<WhereKernel>& where_kernels();
 KernelTable<ReduceKernel>& reduce_kernels();
 KernelTable<ArgmaxKernel>& argmax_kernels();
 KernelTable<MatmulKernel>& matmul_kernels();
+KernelTable<LinearKernel>& linear_kernels();
 KernelTable<SoftmaxKernel>& softmax_kernels();
 KernelTable<SoftmaxBackwardKernel>& softmax_backward_kernels();
 KernelTable<CrossEntropyKernel>& cross_entropy_kernels();

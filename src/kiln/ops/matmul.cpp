@@ -101,13 +101,64 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, LinearActivation act) {
   if (weight.dim() != 2) throw Error("linear: weight must be 2-d [out, in], got " + weight.str());
   if (x.dim() == 0 || x.shape().back() != weight.shape()[1]) {
     throw Error("linear: input " + x.str() + " does not end in weight's in_features " + std::to_string(weight.shape()[1]));
   }
-  Tensor y = matmul(x, weight.t());
-  return bias.defined() ? add(y, bias) : y;
+  if (x.dtype() != weight.dtype() || (bias.defined() && bias.dtype() != x.dtype())) {
+    throw Error("linear: dtype mismatch between input " + x.str() + ", weight " + weight.str() +
+                (bias.defined() ? " and bias " + bias.str() : std::string()));
+  }
+  if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != weight.shape()[0])) {
+    throw Error("linear: bias " + bias.str() + " must be [" + std::to_string(weight.shape()[0]) + "] for weight " +
+                weight.str());
+  }
+  if (x.device() != weight.device() || (bias.defined() && bias.device() != x.device())) {
+    throw Error("linear: operands on different devices");
+  }
+  const bool grad = needs_grad({&x, &weight, &bias});
+  // Training keeps the pre-activation for the backward pass: the GELU runs as its own op then.
+  if (grad && act != LinearActivation::none) {
+    return gelu(linear(x, weight, bias, LinearActivation::none), act == LinearActivation::gelu_tanh);
+  }
+  const std::int64_t K = weight.shape()[1], N = weight.shape()[0];
+  const std::int64_t M = x.numel() / std::max<std::int64_t>(K, 1);
+  Shape out_shape = x.shape();
+  out_shape.back() = N;
+  Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
+  Tensor x2, w2, b2;
+  {
+    NoGradGuard no_grad;
+    x2 = gemm_operand(x.reshape({M, K}));
+    if (x2.strides()[1] != 1 && K > 1) x2 = x2.contiguous();
+    w2 = weight.strides()[1] == 1 || K == 1 ? weight : weight.contiguous();
+    b2 = bias.defined() ? bias.contiguous() : bias;
+    linear_kernels().get(x.device(), x.dtype())(x2, w2, b2, act, out.view({M, N}));
+  }
+  if (!grad) return out;
+  const bool gx = x.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
+  const Shape x_shape = x.shape();
+  return record(out, "linear", {x, weight, bias}, [x2, w2, gx, gw, gb, x_shape, M, N, K](const Tensor& g) {
+    const Tensor g2 = g.reshape({M, N}).contiguous();
+    auto* gemm = matmul_kernels().get(g.device(), g.dtype());
+    Tensor dx, dw, db;
+    if (gx) {  // dx = g · W
+      dx = Tensor::empty({M, K}, g.dtype(), g.device());
+      gemm(g2.unsqueeze(0), w2.unsqueeze(0), dx.unsqueeze(0), false);
+      dx = dx.view(x_shape);
+    }
+    if (gw) {  // dW = gᵀ · x: one GEMM over all B·T rows, written in W's own layout
+      dw = Tensor::empty({N, K}, g.dtype(), g.device());
+      gemm(g2.t().unsqueeze(0), x2.unsqueeze(0), dw.unsqueeze(0), false);
+    }
+    if (gb) db = sum(g2, {0});
+    return std::vector<Tensor>{dx, dw, db};
+  });
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  return linear(x, weight, bias, LinearActivation::none);
 }
 
 }  // namespace kiln

@@ -9,6 +9,7 @@
 #include "kiln/autograd/node.h"
 #include "kiln/core/rng.h"
 #include "kiln/core/tensor.h"
+#include "kiln/ops/linear_activation.h"
 
 namespace kiln {
 
@@ -92,8 +93,12 @@ Tensor sum_to(const Tensor& g, const Shape& shape);
 /// NumPy matmul: 1-d operands are promoted, leading (batch) dims broadcast.
 /// Transposed views are handed to the GEMM without a copy.
 Tensor matmul(const Tensor& a, const Tensor& b);
-/// x [..., in] · weight[out, in]ᵀ + bias[out].
+/// x [..., in] · weight[out, in]ᵀ + bias[out]: one GEMM with the bias fused;
+/// its backward computes the weight gradient as one GEMM over all rows.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+/// Same followed by `act`; without gradients the activation is fused into the
+/// GEMM too (with them the pre-activation is kept for backward).
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, LinearActivation act);
 
 // ---- views and copies (ops/view.cpp) ---------------------------------------
 Tensor reshape(const Tensor& x, const Shape& shape);  ///< view if strides allow, else copy
@@ -161,12 +166,27 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
 /// x [N, C, H, W]; stride defaults to the kernel size when 0.
 Tensor max_pool2d(const Tensor& x, std::int64_t kernel_h, std::int64_t kernel_w, std::int64_t stride_h = 0,
                   std::int64_t stride_w = 0, std::int64_t pad_h = 0, std::int64_t pad_w = 0);
-/// q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv]. `causal` masks future keys;
-/// key_padding_mask (bool [B, Tk], true = padding) masks padded keys and
-/// broadcasts over heads when q is [B, H, Tq, d]. scale defaults to 1/sqrt(d).
+/// q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv]. `causal` masks future keys
+/// (bottom-right aligned when Tq < Tk); key_padding_mask (bool [B, Tk], true =
+/// padding) masks padded keys and broadcasts over heads when q is [B, H, Tq, d].
+/// scale defaults to 1/sqrt(d). A query that sees no key gets zeros (no NaN).
+/// Fused (flash-attention tiling, no Tq×Tk tensor, one autograd node) for q, k, v
+/// of 3 or 4 dims with equal batch dims, any strides; other ranks, broadcast
+/// batch dims and dtypes without a fused kernel (f16) run the composed version.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal = false,
                                     const Tensor& key_padding_mask = Tensor(),
                                     std::optional<double> scale = std::nullopt);
+/// The same attention composed from matmul, masked_fill and softmax (the
+/// reference the fused op is tested against; it materialises the scores).
+Tensor scaled_dot_product_attention_composed(const Tensor& q, const Tensor& k, const Tensor& v, bool causal = false,
+                                             const Tensor& key_padding_mask = Tensor(),
+                                             std::optional<double> scale = std::nullopt);
+/// GPT's causal multi-head self-attention on the packed projection qkv [B, T, 3C]
+/// (q | k | v along the last dim, as GPT-2's c_attn output), heads of size C/heads,
+/// scale 1/sqrt(C/heads); returns [B, T, C] with the heads merged, ready for the
+/// output projection. One autograd node whose gradient is d(qkv) [B, T, 3C],
+/// written directly by the fused kernel. key_padding_mask: bool [B, T], true = padding.
+Tensor causal_self_attention_qkv(const Tensor& qkv, std::int64_t heads, const Tensor& key_padding_mask = Tensor());
 
 // ---- random (ops/random.cpp) -----------------------------------------------
 Tensor rand(const Shape& shape, Generator& gen, DType dtype = DType::f32, Device device = kCPU);

@@ -17,6 +17,7 @@
 #include "kiln/train/curves_callback.h"
 #include "kiln/train/datasets.h"
 #include "kiln/train/gan_experiment.h"
+#include "kiln/train/lm_experiment.h"
 #include "kiln/train/model_builder.h"
 #include "kiln/train/trainer.h"
 #include "kiln/train/vae_experiment.h"
@@ -410,8 +411,8 @@ RunResult evaluate_classification(const config::Document& doc, const RunOverride
 
 std::string task_of(const config::Document& doc) {
   const std::string task = doc.root().get_string("task", "classify");
-  if (task != "classify" && task != "vae" && task != "gan") {
-    doc.root().at("task").fail("unknown task '" + task + "' (available: classify, vae, gan)");
+  if (task != "classify" && task != "vae" && task != "gan" && task != "lm") {
+    doc.root().at("task").fail("unknown task '" + task + "' (available: classify, vae, gan, lm)");
   }
   return task;
 }
@@ -422,6 +423,7 @@ RunResult run_experiment(const config::Document& config, const RunOverrides& ove
   const std::string task = task_of(config);
   if (task == "vae") return run_vae_experiment(config, overrides);
   if (task == "gan") return run_gan_experiment(config, overrides);
+  if (task == "lm") return run_lm_experiment(config, overrides);
   return run_classification(config, overrides);
 }
 

@@ -1,6 +1,7 @@
 // The CPU backend: a pooled, 64-byte-aligned allocator and synchronous copies.
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -51,6 +52,7 @@ class PooledAllocator {
         return p;
       }
     }
+    system_allocations_.fetch_add(1, std::memory_order_relaxed);
     void* p = std::aligned_alloc(kAlignment, size);
     if (p == nullptr) {
       release_cache();
@@ -73,6 +75,8 @@ class PooledAllocator {
 
   ~PooledAllocator() { release_cache(); }
 
+  std::uint64_t system_allocations() const { return system_allocations_.load(std::memory_order_relaxed); }
+
  private:
   static std::size_t round_up(std::size_t n) {
     // Small blocks: multiples of 64 B; large: steps of 1/8 of the power of two, bounding waste at 12.5%.
@@ -94,6 +98,7 @@ class PooledAllocator {
   std::mutex mutex_;
   std::multimap<std::size_t, void*> free_;
   std::size_t cached_ = 0;
+  std::atomic<std::uint64_t> system_allocations_{0};
 };
 
 class CpuBackend final : public Backend {
@@ -108,6 +113,7 @@ class CpuBackend final : public Backend {
     if (nbytes != 0) std::memcpy(dst, src, nbytes);
   }
   void synchronize(int /*device_index*/) override {}
+  std::uint64_t system_allocations() const override { return pool_.system_allocations(); }
 
  private:
   PooledAllocator pool_;
@@ -129,6 +135,7 @@ void register_cpu_backend() {
   register_optim_kernels();
   register_rnn_kernels();
   register_loss_kernels();
+  register_attention_kernels();
   register_lm_head_kernels();
 }
 

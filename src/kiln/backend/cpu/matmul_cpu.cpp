@@ -1,9 +1,20 @@
 // GEMM on the CPU. f32/bf16/f16 go to oneDNN's matmul (AVX-512 and AMX
 // kernels; chosen by the side-by-side benchmark in BENCHMARKS.md); f64, used
 // only for gradient checks, has a plain blocked loop.
+//
+// The fully-connected layer's GEMM hands its bias (and, for inference, its
+// GELU) to oneDNN as part of the primitive, so the output is written once
+// instead of being re-read by a separate add.
+//
+// oneDNN primitives are costly to create (tens of microseconds to milliseconds:
+// they JIT-compile), so they are cached by every property that shapes them. The
+// cache is bounded (least recently used out): a run that sees ever new shapes —
+// variable-length inference — must not grow it without end.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <list>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -36,52 +47,82 @@ dnnl::memory::desc describe(const Tensor& t) {
   return dnnl::memory::desc(dims, dnnl_type(t.dtype()), strides);
 }
 
-using Key = std::tuple<int, std::vector<std::int64_t>, bool>;
+struct Epilogue {
+  bool accumulate = false;
+  bool bias = false;
+  LinearActivation act = LinearActivation::none;
+};
+
+using Key = std::tuple<int, int, std::vector<std::int64_t>, bool, bool, int>;
 
 class DnnlMatmul {
  public:
+  static constexpr std::size_t kMaxPrimitives = 256;
+
   DnnlMatmul() : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
 
-  void run(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
+  // a [b, M, K] · w [b, K, N] (+ bias [1, 1, N]) → out [b, M, N].
+  void run(const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out, const Epilogue& ep) {
     const auto a_md = describe(a), b_md = describe(b), c_md = describe(out);
     std::vector<std::int64_t> sig;
     for (const Tensor* t : {&a, &b, &out}) {
       sig.insert(sig.end(), t->shape().begin(), t->shape().end());
       sig.insert(sig.end(), t->strides().begin(), t->strides().end());
     }
-    const Key key{static_cast<int>(a.dtype()), sig, accumulate};
-    dnnl::matmul* prim = nullptr;
+    const Key key{static_cast<int>(a.dtype()), static_cast<int>(out.dtype()), std::move(sig), ep.accumulate, ep.bias,
+                  static_cast<int>(ep.act)};
+    const dnnl::memory::desc bias_md =
+        ep.bias ? dnnl::memory::desc({1, 1, out.shape()[2]}, dnnl_type(bias.dtype()), dnnl::memory::format_tag::abc)
+                : dnnl::memory::desc();
+    dnnl::matmul prim;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      auto it = cache_.find(key);
-      if (it == cache_.end()) {
-        dnnl::primitive_attr attr;
-        if (accumulate) {
-          dnnl::post_ops ops;
-          ops.append_sum(1.0F);
-          attr.set_post_ops(ops);
-        }
-        try {
-          const dnnl::matmul::desc desc(a_md, b_md, c_md);
-          const dnnl::matmul::primitive_desc pd(desc, attr, engine_);
-          it = cache_.emplace(key, dnnl::matmul(pd)).first;
-        } catch (const dnnl::error& e) {
-          throw Error(std::string("matmul: oneDNN cannot run ") + dtype_name(a.dtype()) + " GEMM " + a.str() +
-                      " · " + b.str() + " on this CPU: " + e.what());
-        }
-      }
-      prim = &it->second;
+      prim = lookup(key, a_md, b_md, bias_md, c_md, ep, a, b);
     }
     dnnl::memory am(a_md, engine_, a.raw_data()), bm(b_md, engine_, b.raw_data()), cm(c_md, engine_, out.raw_data());
-    prim->execute(stream_, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
+    if (ep.bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(bias_md, engine_, bias.raw_data()));
+    prim.execute(stream_, args);
     stream_.wait();
   }
 
  private:
+  dnnl::matmul lookup(const Key& key, const dnnl::memory::desc& a_md, const dnnl::memory::desc& b_md,
+                      const dnnl::memory::desc& bias_md, const dnnl::memory::desc& c_md, const Epilogue& ep,
+                      const Tensor& a, const Tensor& b) {
+    if (auto it = index_.find(key); it != index_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);  // most recently used first
+      return it->second->second;
+    }
+    dnnl::primitive_attr attr;
+    dnnl::post_ops ops;
+    if (ep.accumulate) ops.append_sum(1.0F);
+    if (ep.act == LinearActivation::gelu_tanh) ops.append_eltwise(1.0F, dnnl::algorithm::eltwise_gelu_tanh, 0.0F, 0.0F);
+    if (ep.act == LinearActivation::gelu_erf) ops.append_eltwise(1.0F, dnnl::algorithm::eltwise_gelu_erf, 0.0F, 0.0F);
+    attr.set_post_ops(ops);
+    dnnl::matmul prim;
+    try {
+      const dnnl::matmul::desc desc = ep.bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md)
+                                              : dnnl::matmul::desc(a_md, b_md, c_md);
+      prim = dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, engine_));
+    } catch (const dnnl::error& e) {
+      throw Error(std::string("matmul: oneDNN cannot run ") + dtype_name(a.dtype()) + " GEMM " + a.str() + " · " +
+                  b.str() + " on this CPU: " + e.what());
+    }
+    lru_.emplace_front(key, prim);
+    index_[key] = lru_.begin();
+    if (lru_.size() > kMaxPrimitives) {
+      index_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+    return prim;
+  }
+
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::mutex mutex_;
-  std::map<Key, dnnl::matmul> cache_;
+  std::list<std::pair<Key, dnnl::matmul>> lru_;
+  std::map<Key, std::list<std::pair<Key, dnnl::matmul>>::iterator> index_;
 };
 
 DnnlMatmul& dnnl_matmul() {
@@ -89,15 +130,25 @@ DnnlMatmul& dnnl_matmul() {
   return *m;
 }
 
+void zero_unless_accumulating(const Tensor& out, bool accumulate) {
+  if (accumulate) return;
+  Tensor o = out;
+  fill_kernels().get(out.device(), out.dtype())(o, 0.0);
+}
+
 void matmul_dnnl(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
-  if (a.numel() == 0 || b.numel() == 0) {
-    if (!accumulate) {
-      Tensor o = out;
-      fill_kernels().get(out.device(), out.dtype())(o, 0.0);
-    }
-    return;
+  if (a.numel() == 0 || b.numel() == 0) return zero_unless_accumulating(out, accumulate);
+  dnnl_matmul().run(a, b, Tensor(), out, {.accumulate = accumulate});
+}
+
+void linear_dnnl(const Tensor& x, const Tensor& w, const Tensor& bias, LinearActivation act, const Tensor& out) {
+  if (x.numel() == 0 || w.numel() == 0) {
+    zero_unless_accumulating(out, false);
+    if (bias.numel() == 0 || out.numel() == 0) return;
   }
-  dnnl_matmul().run(a, b, out, accumulate);
+  // w [N, K] read as [K, N] through its strides: no transposed copy.
+  dnnl_matmul().run(x.unsqueeze(0), w.t().unsqueeze(0), bias, out.unsqueeze(0),
+                    {.bias = bias.defined(), .act = act});
 }
 
 // out[b] (+)= a[b]·b[b] in f64, blocked over k so rows of b stream through cache.
@@ -121,11 +172,33 @@ void matmul_f64(const Tensor& a, const Tensor& b, const Tensor& out, bool accumu
   });
 }
 
+double gelu_f64(double z, LinearActivation act) {
+  if (act == LinearActivation::gelu_erf) return 0.5 * z * (1.0 + std::erf(z / std::sqrt(2.0)));
+  const double c = std::sqrt(2.0 / M_PI);
+  return 0.5 * z * (1.0 + std::tanh(c * (z + 0.044715 * z * z * z)));
+}
+
+void linear_f64(const Tensor& x, const Tensor& w, const Tensor& bias, LinearActivation act, const Tensor& out) {
+  matmul_f64(x.unsqueeze(0), w.t().unsqueeze(0), out.unsqueeze(0), false);
+  const std::int64_t M = out.shape()[0], N = out.shape()[1];
+  double* o = out.data<double>();
+  const double* bp = bias.defined() ? bias.data<double>() : nullptr;
+  const std::int64_t bs = bias.defined() ? bias.strides()[0] : 0;
+  for (std::int64_t i = 0; i < M; ++i) {
+    for (std::int64_t j = 0; j < N; ++j) {
+      double v = o[i * N + j] + (bp != nullptr ? bp[j * bs] : 0.0);
+      o[i * N + j] = act == LinearActivation::none ? v : gelu_f64(v, act);
+    }
+  }
+}
+
 }  // namespace
 
 void register_matmul_kernels() {
   matmul_kernels().set_many(DeviceKind::cpu, &matmul_dnnl, DType::f32, DType::bf16, DType::f16);
   matmul_kernels().set(DeviceKind::cpu, DType::f64, &matmul_f64);
+  linear_kernels().set_many(DeviceKind::cpu, &linear_dnnl, DType::f32, DType::bf16, DType::f16);
+  linear_kernels().set(DeviceKind::cpu, DType::f64, &linear_f64);
 }
 
 }  // namespace kiln::cpu

@@ -19,6 +19,7 @@ void register_batch_norm_kernels();
 void register_optim_kernels();
 void register_rnn_kernels();
 void register_loss_kernels();
+void register_attention_kernels();
 void register_lm_head_kernels();
 
 template <class F>

@@ -1,0 +1,19 @@
+#pragma once
+// `kiln train CONFIG` for task = "lm": pretrains a GPT on a token data set made
+// by `kiln data prepare` (examples/gpt_fortunes.toml, examples/gpt_poems_zh.toml).
+//
+// The run writes into its output directory:
+//   checkpoint.safetensors  model, AdamW moments, schedule, data position (resume with --resume)
+//   model.safetensors       the final weights
+//   log.jsonl               one line per logged step and per evaluation
+//   samples.txt             greedy continuations of the config's prompts
+// and prints a progress line with loss, learning rate, gradient norm, tokens/s
+// and MFU (model FLOPs utilisation against the FMA peak measured at start-up).
+#include "kiln/config/config.h"
+#include "kiln/train/experiment.h"
+
+namespace kiln::train {
+
+RunResult run_lm_experiment(const config::Document& config, const RunOverrides& overrides);
+
+}  // namespace kiln::train
