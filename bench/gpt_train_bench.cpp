@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
     Generator gen(1337);
     models::Gpt model(models::gpt_preset(preset), gen);
     const auto& cfg = model.config();
-    if (bf16) throw Error("--bf16: bf16 autocast is not implemented yet");
-    train::LmTrainer trainer(model, {.lr = 1e-4, .total_steps = steps + 1, .grad_clip = 1.0});
+    train::LmTrainer trainer(model, {.lr = 1e-4, .total_steps = steps + 1, .grad_clip = 1.0,
+                                     .precision = bf16 ? DType::bf16 : DType::f32});
     Generator data_gen(7);
     auto next = [&] {
       const Tensor tok = mul(rand({batch, seq + 1}, data_gen, DType::f64), static_cast<double>(cfg.vocab_size) - 0.5);

@@ -41,16 +41,6 @@ Tensor maybe_dropout(const Tensor& x, double p, bool training, Generator& gen) {
   return (p > 0.0 && training) ? dropout(x, p, true, gen) : x;
 }
 
-// Causal multi-head attention over packed qkv [B, T, 3C] → [B, T, C].
-Tensor attend(const Tensor& qkv, std::int64_t heads, const Tensor& key_padding_mask) {
-  const std::int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, d = C / heads;
-  const auto parts = split(qkv, {C, C, C}, -1);
-  auto to_heads = [&](const Tensor& t) { return t.reshape({B, T, heads, d}).transpose(1, 2); };
-  const Tensor y = scaled_dot_product_attention(to_heads(parts[0]), to_heads(parts[1]), to_heads(parts[2]), true,
-                                                      key_padding_mask);
-  return y.transpose(1, 2).reshape({B, T, C});
-}
-
 }  // namespace
 
 void GptConfig::validate() const {
@@ -125,9 +115,11 @@ GptBlock::GptBlock(const GptConfig& config, Generator& gen) : config_(config), g
 Tensor GptBlock::forward(const Tensor& x, const Tensor& key_padding_mask) {
   const bool training = is_training();
   const Tensor qkv = (*c_attn_)((*ln_1_)(x));  // [B, T, 3C]
-  const Tensor y = attend(qkv, config_.n_head, key_padding_mask);
+  const Tensor y = causal_self_attention_qkv(qkv, config_.n_head, key_padding_mask);  // fused, [B, T, C]
   Tensor h = add(x, maybe_dropout((*attn_proj_)(y), config_.resid_pdrop, training, *gen_));
-  const Tensor m = (*mlp_proj_)(gelu((*c_fc_)((*ln_2_)(h)), /*tanh_approx=*/true));
+  // GELU in the GEMM's epilogue when no gradient is needed (inference).
+  const Tensor a = linear((*ln_2_)(h), c_fc_->weight(), c_fc_->bias(), LinearActivation::gelu_tanh);
+  const Tensor m = (*mlp_proj_)(a);
   return add(h, maybe_dropout(m, config_.resid_pdrop, training, *gen_));
 }
 

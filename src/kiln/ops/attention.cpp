@@ -27,6 +27,7 @@
 
 #include "kiln/autograd/node.h"
 #include "kiln/ops/attention_kernels.h"
+#include "kiln/ops/autocast.h"
 #include "kiln/ops/ops.h"
 
 namespace kiln {
@@ -219,6 +220,11 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 }
 
 Tensor causal_self_attention_qkv(const Tensor& qkv, std::int64_t heads, const Tensor& key_padding_mask) {
+  // bf16 autocast: attention runs on a bf16 copy of the projection and returns bf16.
+  if (const auto low = autocast_dtype(); low && qkv.defined() && qkv.dtype() == DType::f32 &&
+                                         attention_kernels().supports(qkv.device().kind, *low)) {
+    return causal_self_attention_qkv(cast(qkv, *low), heads, key_padding_mask);
+  }
   const char* op = "causal_self_attention_qkv";
   if (!qkv.defined()) throw Error(std::string(op) + ": qkv is undefined");
   if (qkv.dim() != 3 || !is_floating(qkv.dtype())) {

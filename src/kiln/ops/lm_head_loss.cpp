@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "kiln/ops/autocast.h"
 #include "kiln/ops/kernels.h"
 #include "kiln/ops/ops.h"
 
@@ -67,25 +68,38 @@ Tensor lm_head_cross_entropy(const Tensor& hidden_in, const Tensor& weight, cons
     const std::int64_t auto_rows = std::max<std::int64_t>(1, (std::int64_t{32} << 20) / (V * static_cast<std::int64_t>(dtype_size(dt))));
     const std::int64_t chunk = std::min(std::max<std::int64_t>(1, options.chunk_rows > 0 ? options.chunk_rows : auto_rows),
                                         std::max<std::int64_t>(N, 1));
+    // bf16 autocast: the GEMMs read bf16 copies of h and W and write f32; the
+    // softmax and the loss stay f32.
+    const auto low = autocast_dtype();
+    const DType gemm_dt = (low && dt == DType::f32) ? *low : dt;
+    const Tensor h_in = gemm_dt == dt ? hidden : cast(hidden, gemm_dt);
+    const Tensor w_in = gemm_dt == dt ? weight : cast(weight, gemm_dt).contiguous();
     Tensor logits = Tensor::empty({chunk, V}, dt, dev);
+    Tensor logits_low = gemm_dt == dt ? Tensor() : Tensor::empty({chunk, V}, gemm_dt, dev);
     Tensor loss_rows = Tensor::empty({N}, acc, dev);
     if (want_grad) {
       dh = Tensor::empty({N, C}, dt, dev);
       dW = N > 0 ? Tensor::empty({V, C}, dt, dev) : Tensor::zeros({V, C}, dt, dev);
     }
-    auto* gemm = matmul_kernels().get(dev, dt);
+    auto* gemm = matmul_kernels().get(dev, gemm_dt);
     auto* xent = softmax_xent_rows_kernels().get(dev, dt);
-    const Tensor w_t = batch1(weight.t());  // [1, C, V], read transposed in place
-    const Tensor w = batch1(weight);        // [1, V, C]
+    auto* copy = copy_kernels().get(dev, gemm_dt);
+    const Tensor w_t = batch1(w_in.t());  // [1, C, V], read transposed in place
+    const Tensor w = batch1(w_in);        // [1, V, C]
     for (std::int64_t r0 = 0; r0 < N; r0 += chunk) {
       const std::int64_t n = std::min(chunk, N - r0);
-      const Tensor h = hidden.slice(0, r0, r0 + n);
+      const Tensor h = h_in.slice(0, r0, r0 + n);
       const Tensor lg = logits.slice(0, 0, n);
       gemm(batch1(h), w_t, batch1(lg), false);                      // logits = h · Wᵀ
       xent(lg, target.slice(0, r0, r0 + n), options.ignore_index, want_grad, loss_rows.slice(0, r0, r0 + n));
       if (want_grad) {
-        gemm(batch1(lg), w, batch1(dh.slice(0, r0, r0 + n)), false);  // dh = dlogits · W
-        gemm(batch1(lg.t()), batch1(h), batch1(dW), r0 > 0);          // dW (+)= dlogitsᵀ · h
+        Tensor dl = lg;
+        if (logits_low.defined()) {
+          dl = logits_low.slice(0, 0, n);
+          copy(lg, dl);
+        }
+        gemm(batch1(dl), w, batch1(dh.slice(0, r0, r0 + n)), false);  // dh = dlogits · W
+        gemm(batch1(dl.t()), batch1(h), batch1(dW), r0 > 0);          // dW (+)= dlogitsᵀ · h
       }
     }
     loss_sum = sum(loss_rows);

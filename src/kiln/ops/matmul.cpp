@@ -1,5 +1,6 @@
 // Matrix products. The GEMM kernel takes [batch, M, K]·[batch, K, N] with
 // either layout for each operand, so transposed views never get copied.
+#include "kiln/ops/autocast.h"
 #include "kiln/ops/kernels.h"
 #include "kiln/ops/ops.h"
 
@@ -101,10 +102,68 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+namespace {
+
+// linear() under bf16 autocast: x (f32 or bf16) and the f32 weight are cast to
+// bf16 for the GEMMs, the output is f32 with the f32 bias added in the
+// epilogue. One node: it saves the bf16 copies (half the memory of f32
+// activations) and returns f32 gradients for the weight and bias, and a
+// gradient in x's own dtype.
+Tensor linear_autocast(const Tensor& x, const Tensor& weight, const Tensor& bias, DType low) {
+  const std::int64_t K = weight.shape()[1], N = weight.shape()[0];
+  const std::int64_t M = x.numel() / std::max<std::int64_t>(K, 1);
+  Shape out_shape = x.shape();
+  out_shape.back() = N;
+  const DType out_dtype = weight.dtype();
+  Tensor out = Tensor::empty(out_shape, out_dtype, x.device());
+  Tensor x16, w16, b2;
+  {
+    NoGradGuard no_grad;
+    x16 = cast(x.reshape({M, K}), low).contiguous();
+    w16 = cast(weight, low).contiguous();
+    b2 = bias.defined() ? bias.contiguous() : bias;
+    linear_kernels().get(x.device(), low)(x16, w16, b2, LinearActivation::none, out.view({M, N}));
+  }
+  if (!needs_grad({&x, &weight, &bias})) return out;
+  const bool gx = x.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
+  const Shape x_shape = x.shape();
+  const DType x_dtype = x.dtype(), w_dtype = weight.dtype();
+  return record(out, "linear(autocast)", {x, weight, bias},
+                [x16, w16, gx, gw, gb, x_shape, x_dtype, w_dtype, M, N, K, low](const Tensor& g) {
+                  const Tensor g2 = g.reshape({M, N});
+                  const Tensor g16 = cast(g2, low).contiguous();
+                  auto* gemm = matmul_kernels().get(g.device(), low);
+                  Tensor dx, dw, db;
+                  if (gx) {
+                    dx = Tensor::empty({M, K}, x_dtype, g.device());
+                    gemm(g16.unsqueeze(0), w16.unsqueeze(0), dx.unsqueeze(0), false);
+                    dx = dx.view(x_shape);
+                  }
+                  if (gw) {
+                    dw = Tensor::empty({N, K}, w_dtype, g.device());
+                    gemm(g16.t().unsqueeze(0), x16.unsqueeze(0), dw.unsqueeze(0), false);
+                  }
+                  if (gb) db = sum(g2.contiguous(), {0});
+                  return std::vector<Tensor>{dx, dw, db};
+                });
+}
+
+}  // namespace
+
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, LinearActivation act) {
   if (weight.dim() != 2) throw Error("linear: weight must be 2-d [out, in], got " + weight.str());
   if (x.dim() == 0 || x.shape().back() != weight.shape()[1]) {
     throw Error("linear: input " + x.str() + " does not end in weight's in_features " + std::to_string(weight.shape()[1]));
+  }
+  if (const auto low = autocast_dtype(); low && weight.dtype() == DType::f32 && weight.shape()[1] > 0 &&
+                                         (x.dtype() == DType::f32 || x.dtype() == *low) &&
+                                         (!bias.defined() || bias.dtype() == DType::f32)) {
+    if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != weight.shape()[0])) {
+      throw Error("linear: bias " + bias.str() + " must be [" + std::to_string(weight.shape()[0]) + "] for weight " +
+                  weight.str());
+    }
+    const Tensor y = linear_autocast(x, weight, bias, *low);
+    return act == LinearActivation::none ? y : gelu(y, act == LinearActivation::gelu_tanh);
   }
   if (x.dtype() != weight.dtype() || (bias.defined() && bias.dtype() != x.dtype())) {
     throw Error("linear: dtype mismatch between input " + x.str() + ", weight " + weight.str() +
@@ -116,6 +175,11 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, LinearA
   }
   if (x.device() != weight.device() || (bias.defined() && bias.device() != x.device())) {
     throw Error("linear: operands on different devices");
+  }
+  if (weight.shape()[1] == 0) {  // empty inner dimension: the product is 0, the bias remains
+    Tensor y = matmul(x, weight.t());
+    if (bias.defined()) y = add(y, bias);
+    return act == LinearActivation::none ? y : gelu(y, act == LinearActivation::gelu_tanh);
   }
   const bool grad = needs_grad({&x, &weight, &bias});
   // Training keeps the pre-activation for the backward pass: the GELU runs as its own op then.

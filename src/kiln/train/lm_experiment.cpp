@@ -138,7 +138,7 @@ LmRun read_run(const config::Document& doc, const RunOverrides& ov) {
   if (t) {
     t->allow_only({"batch_size", "seq_len", "steps", "grad_accum", "lr", "min_lr_factor", "warmup_steps",
                    "weight_decay", "beta1", "beta2", "grad_clip", "eval_every", "eval_batches", "log_every",
-                   "checkpoint_every"});
+                   "checkpoint_every", "precision"});
   }
   const auto ti = [&](const char* k, std::int64_t d) { return t ? t->get_int(k, d) : d; };
   const auto td = [&](const char* k, double d) { return t ? t->get_double(k, d) : d; };
@@ -153,6 +153,9 @@ LmRun read_run(const config::Document& doc, const RunOverrides& ov) {
   r.train.beta1 = td("beta1", 0.9);
   r.train.beta2 = td("beta2", 0.95);
   r.train.grad_clip = td("grad_clip", 1.0);
+  const std::string precision = t ? t->get_string("precision", "f32") : "f32";
+  if (precision != "f32" && precision != "bf16") t->at("precision").fail("must be \"f32\" or \"bf16\", got \"" + precision + "\"");
+  r.train.precision = precision == "bf16" ? DType::bf16 : DType::f32;
   r.eval_every = ti("eval_every", 200);
   r.eval_batches = ti("eval_batches", 20);
   r.log_every = ov.log_every > 0 ? ov.log_every : ti("log_every", 10);
@@ -241,7 +244,8 @@ RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov)
             << fmt("%.1f", unigram) << "\n"
             << "training " << run.train.total_steps << " steps of " << tokens_per_step << " tokens (B=" << run.batch_size
             << ", T=" << run.seq_len << ", accumulation " << run.train.grad_accum << "), " << num_threads()
-            << " threads, f32 FMA peak " << fmt("%.0f", peak.f32_gflops) << " GFLOP/s\n";
+            << " threads, " << dtype_name(run.train.precision) << ", peak f32 FMA " << fmt("%.0f", peak.f32_gflops)
+            << " / bf16 dot " << fmt("%.0f", peak.bf16_gflops) << " GFLOP/s (MFU is against the one in use)\n";
 
   std::ofstream log(run.output_dir / "log.jsonl", ov.resume ? std::ios::app : std::ios::trunc);
   const std::int64_t val_batches = val_loader.num_sequential_batches(run.eval_batches);
@@ -264,7 +268,9 @@ RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov)
     if (step % run.log_every == 0 || step == run.train.total_steps) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
       const double tok_s = static_cast<double>(tokens_per_step * window_steps) / secs;
-      const double mfu = flops_per_token * tok_s / (peak.f32_gflops * 1e9);
+      const double peak_gflops = run.train.precision == DType::bf16 && peak.bf16_gflops > 0 ? peak.bf16_gflops
+                                                                                           : peak.f32_gflops;
+      const double mfu = flops_per_token * tok_s / (peak_gflops * 1e9);
       const double loss = window_loss / static_cast<double>(window_steps);
       std::cout << "step " << step << "/" << run.train.total_steps << " | loss " << fmt("%.4f", loss) << " | lr "
                 << fmt("%.2e", r.lr) << " | norm " << fmt("%.3f", r.grad_norm) << " | " << fmt("%.0f", tok_s)

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "kiln/ops/autocast.h"
 #include "kiln/ops/ops.h"
 #include "kiln/optim/clip_grad.h"
 
@@ -25,6 +26,9 @@ LmTrainer::LmTrainer(models::Gpt& model, const LmTrainOptions& options) : model_
     throw Error("LM training: warmup_steps " + std::to_string(options.warmup_steps) + " must be in [0, steps = " +
                 std::to_string(options.total_steps) + "]");
   }
+  if (options.precision != DType::f32 && options.precision != DType::bf16) {
+    throw Error(std::string("LM training: precision must be f32 or bf16, got ") + dtype_name(options.precision));
+  }
   if (!(options.grad_clip >= 0.0)) throw Error("LM training: grad_clip must be >= 0");
   optimizer_ = std::make_unique<optim::AdamW>(
       decay_groups(model, options.weight_decay),
@@ -44,6 +48,7 @@ LmStepResult LmTrainer::step(const std::function<Batch()>& next_batch) {
   const double scale = 1.0 / static_cast<double>(options_.grad_accum);
   for (std::int64_t micro = 0; micro < options_.grad_accum; ++micro) {
     const Batch b = next_batch();
+    const AutocastGuard autocast(options_.precision);
     const Tensor loss = model_.loss(b.inputs, b.targets);
     (options_.grad_accum == 1 ? loss : mul(loss, scale)).backward();
     r.loss += loss.item() * scale;
@@ -69,6 +74,7 @@ double LmTrainer::evaluate(const std::function<Batch(std::int64_t)>& batch_at, s
   double total = 0.0, rows = 0.0;
   for (std::int64_t i = 0; i < batches; ++i) {
     const Batch b = batch_at(i);
+    const AutocastGuard autocast(options_.precision);
     const double n = static_cast<double>(b.inputs.size(0));
     total += model_.loss(b.inputs, b.targets).item() * n;  // batches may differ in rows (the last one)
     rows += n;

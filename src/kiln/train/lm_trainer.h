@@ -28,6 +28,9 @@ struct LmTrainOptions {
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
   double grad_clip = 1.0;          ///< global L2 norm; 0 disables clipping
   std::int64_t grad_accum = 1;     ///< micro-batches per optimizer step
+  /// f32, or bf16 for mixed precision (ops/autocast.h: bf16 GEMMs and attention,
+  /// f32 master weights, gradients, moments and reductions).
+  DType precision = DType::f32;
 };
 
 struct LmStepResult {

@@ -149,11 +149,10 @@ HeadRows<const T> head_rows_in(const Tensor& t, std::int64_t b, std::int64_t h) 
 // Rows [r0, r0 + n) of a head in the compute type: the tensor itself for f32
 // and f64, a converted copy in `buf` (n × width) for 16-bit types.
 template <class T>
-HeadRows<const compute_t<T>> compute_rows(HeadRows<const T> src, std::int64_t r0, std::int64_t n,
-                                          std::int64_t width, compute_t<T>* buf) {
+HeadRows<const compute_t<T>> compute_rows(HeadRows<const T> src, std::int64_t r0, [[maybe_unused]] std::int64_t n,
+                                          [[maybe_unused]] std::int64_t width, [[maybe_unused]] compute_t<T>* buf) {
   using C = compute_t<T>;
   if constexpr (std::is_same_v<T, C>) {
-    (void)n, (void)width, (void)buf;
     return {src.row(r0), src.ld};
   } else {
     for (std::int64_t r = 0; r < n; ++r) {
@@ -181,7 +180,7 @@ void mask_tile(C* st, std::int64_t nk, std::int64_t j0, std::int64_t i0, const b
   }
 }
 
-// Every dimension and raw pointer one call works with.
+// The sizes and options of one call.
 struct Dims {
   std::int64_t B, H, Tq, Tk, d, dv, shift;  // causal: query i sees keys j <= i + shift
   bool causal;
@@ -453,11 +452,22 @@ void backward_head(const AttentionBackward& a, const Dims& s, std::int64_t b, st
       for (std::int64_t e = 0; e < s.dv; ++e) dvi[e] = convert<T>(w.dvr[jj * w.dv_pad + e]);
     }
   }
+  // dQ: transposed back into rows in scratch (qr is free now), then written
+  // row by row with vector stores (scalar stores into fresh memory would queue
+  // a cache miss each).
   const C scale = static_cast<C>(s.scale);
+  for (std::int64_t blk = 0; blk < w.nqb; ++blk) {
+    for (std::int64_t e = 0; e < s.d; ++e) {
+      const C* col = w.dqt + (blk * s.d + e) * Q;
+      C* rows = w.qr + blk * Q * w.d_pad + e;
+      for (std::int64_t ii = 0; ii < Q; ++ii) rows[ii * w.d_pad] = scale * col[ii];
+    }
+  }
   for (std::int64_t i = 0; i < s.Tq; ++i) {
-    const C* col = w.dqt + (i / Q) * s.d * Q + i % Q;
+    const C* r = w.qr + i * w.d_pad;
     T* dqi = dq.row(i);
-    for (std::int64_t e = 0; e < s.d; ++e) dqi[e] = convert<T>(scale * col[e * Q]);
+#pragma omp simd
+    for (std::int64_t e = 0; e < s.d; ++e) dqi[e] = convert<T>(r[e]);
   }
 }
 
