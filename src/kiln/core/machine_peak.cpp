@@ -11,7 +11,7 @@ namespace kiln {
 
 namespace {
 
-constexpr std::int64_t kIters = 4'000'000;  // per thread and repetition
+constexpr std::int64_t kIters = 64'000'000;  // FMAs per thread and repetition: ~8 ms, long enough to time
 constexpr int kChains = 16;                 // independent accumulators: covers FMA latency × ports
 
 template <class Body>

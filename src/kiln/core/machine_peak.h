@@ -9,7 +9,7 @@ struct MachinePeak {
   double bf16_gflops = 0.0;  ///< bf16 dot-product rate (vdpbf16ps), 0 when the CPU has none
 };
 
-/// Measures both peaks on `threads` threads (about 50 ms). Uses 512-bit
+/// Measures both peaks on `threads` threads (about 100 ms). Uses 512-bit
 /// instructions where the CPU has AVX-512, else 256-bit FMA.
 MachinePeak measure_machine_peak(int threads);
 
