@@ -65,7 +65,11 @@ Tensor lm_head_cross_entropy(const Tensor& hidden_in, const Tensor& weight, cons
     Tensor count = Tensor::empty({1}, DType::i64, dev);
     check_targets_kernels().get(dev, DType::i64)(target, V, options.ignore_index, count);
 
-    const std::int64_t auto_rows = std::max<std::int64_t>(1, (std::int64_t{32} << 20) / (V * static_cast<std::int64_t>(dtype_size(dt))));
+    // About 128 MiB of logits per chunk: each chunk's dW GEMM re-reads and
+    // re-writes all of dW [V, C], so fewer, taller chunks save that traffic,
+    // while 128 MiB stays far below the B·T·V logits of a long-context batch.
+    const std::int64_t auto_rows =
+        std::max<std::int64_t>(1, (std::int64_t{128} << 20) / (V * static_cast<std::int64_t>(dtype_size(dt))));
     const std::int64_t chunk = std::min(std::max<std::int64_t>(1, options.chunk_rows > 0 ? options.chunk_rows : auto_rows),
                                         std::max<std::int64_t>(N, 1));
     // bf16 autocast: the GEMMs read bf16 copies of h and W and write f32; the

@@ -19,7 +19,7 @@ namespace kiln {
 
 struct LmHeadLossOptions {
   std::int64_t ignore_index = -100;  ///< rows whose target is this add nothing and are not counted
-  /// Rows per chunk; 0 picks about 32 MiB of logits per chunk.
+  /// Rows per chunk; 0 picks about 128 MiB of logits per chunk.
   std::int64_t chunk_rows = 0;
 };
 

@@ -74,7 +74,7 @@ class DnnlMatmul {
     const dnnl::memory::desc bias_md =
         ep.bias ? dnnl::memory::desc({1, 1, out.shape()[2]}, dnnl_type(bias.dtype()), dnnl::memory::format_tag::abc)
                 : dnnl::memory::desc();
-    dnnl::matmul prim;
+    Cached prim;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       prim = lookup(key, a_md, b_md, bias_md, c_md, ep, a, b);
@@ -82,12 +82,24 @@ class DnnlMatmul {
     dnnl::memory am(a_md, engine_, a.raw_data()), bm(b_md, engine_, b.raw_data()), cm(c_md, engine_, out.raw_data());
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
     if (ep.bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(bias_md, engine_, bias.raw_data()));
-    prim.execute(stream_, args);
+    // oneDNN's scratch space comes from kiln's pool (not oneDNN's own malloc),
+    // so a training step after the first neither allocates nor page-faults.
+    Tensor scratch;
+    if (prim.scratchpad.get_size() > 0) {
+      scratch = Tensor::empty({static_cast<std::int64_t>(prim.scratchpad.get_size())}, DType::u8, out.device());
+      args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(prim.scratchpad, engine_, scratch.raw_data()));
+    }
+    prim.primitive.execute(stream_, args);
     stream_.wait();
   }
 
  private:
-  dnnl::matmul lookup(const Key& key, const dnnl::memory::desc& a_md, const dnnl::memory::desc& b_md,
+  struct Cached {
+    dnnl::matmul primitive;
+    dnnl::memory::desc scratchpad;
+  };
+
+  Cached lookup(const Key& key, const dnnl::memory::desc& a_md, const dnnl::memory::desc& b_md,
                       const dnnl::memory::desc& bias_md, const dnnl::memory::desc& c_md, const Epilogue& ep,
                       const Tensor& a, const Tensor& b) {
     if (auto it = index_.find(key); it != index_.end()) {
@@ -100,11 +112,13 @@ class DnnlMatmul {
     if (ep.act == LinearActivation::gelu_tanh) ops.append_eltwise(1.0F, dnnl::algorithm::eltwise_gelu_tanh, 0.0F, 0.0F);
     if (ep.act == LinearActivation::gelu_erf) ops.append_eltwise(1.0F, dnnl::algorithm::eltwise_gelu_erf, 0.0F, 0.0F);
     attr.set_post_ops(ops);
-    dnnl::matmul prim;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    Cached prim;
     try {
       const dnnl::matmul::desc desc = ep.bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md)
                                               : dnnl::matmul::desc(a_md, b_md, c_md);
-      prim = dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, engine_));
+      const dnnl::matmul::primitive_desc pd(desc, attr, engine_);
+      prim = Cached{dnnl::matmul(pd), pd.scratchpad_desc()};
     } catch (const dnnl::error& e) {
       throw Error(std::string("matmul: oneDNN cannot run ") + dtype_name(a.dtype()) + " GEMM " + a.str() + " · " +
                   b.str() + " on this CPU: " + e.what());
@@ -121,8 +135,8 @@ class DnnlMatmul {
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::mutex mutex_;
-  std::list<std::pair<Key, dnnl::matmul>> lru_;
-  std::map<Key, std::list<std::pair<Key, dnnl::matmul>>::iterator> index_;
+  std::list<std::pair<Key, Cached>> lru_;
+  std::map<Key, std::list<std::pair<Key, Cached>>::iterator> index_;
 };
 
 DnnlMatmul& dnnl_matmul() {
