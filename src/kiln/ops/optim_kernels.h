@@ -42,6 +42,9 @@ struct AdamStepArgs {
   bool decoupled_weight_decay = false;
   double bias_correction1 = 1.0;       ///< 1 - β1ᵗ
   double bias_correction2_sqrt = 1.0;  ///< √(1 - β2ᵗ)
+  /// The gradient is read as g·grad_scale: global-norm clipping fused into the
+  /// update pass instead of a separate pass that rewrites every gradient.
+  double grad_scale = 1.0;
 };
 // param, grad, exp_avg, exp_avg_sq [n]; max_exp_avg_sq [n] (AMSGrad only, else undefined).
 //   AdamW: p = p·(1 - lr·wd); Adam: g = g + wd·p

@@ -33,7 +33,12 @@ Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& options, bool deco
   require_kernels(adam_step_supported);
 }
 
-void Adam::step() {
+void Adam::step() { step_scaled(1.0); }
+
+void Adam::step_scaled(double grad_scale) {
+  if (!(grad_scale >= 0.0) || !std::isfinite(grad_scale)) {
+    throw Error(name() + ": grad_scale must be finite and >= 0, got " + std::to_string(grad_scale));
+  }
   NoGradGuard no_grad;
   const double b1 = opt_.beta1, b2 = opt_.beta2;
   for_each_param_with_grad([&](const Group& group, const Tensor& p, const Tensor& g, ParamState& s) {
@@ -51,7 +56,8 @@ void Adam::step() {
                             .weight_decay = group.weight_decay,
                             .decoupled_weight_decay = decoupled_,
                             .bias_correction1 = 1.0 - std::pow(b1, t),
-                            .bias_correction2_sqrt = std::sqrt(1.0 - std::pow(b2, t))});
+                            .bias_correction2_sqrt = std::sqrt(1.0 - std::pow(b2, t)),
+                            .grad_scale = grad_scale});
     if (first) {
       s.tensors[kExpAvg] = m;
       s.tensors[kExpAvgSq] = v;

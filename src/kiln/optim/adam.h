@@ -35,6 +35,10 @@ class Adam : public Optimizer {
   Adam(std::vector<Tensor> params, const AdamOptions& options);
   Adam(std::vector<ParamGroup> groups, const AdamOptions& options);
   void step() override;
+  /// One update as if every gradient had first been multiplied by grad_scale
+  /// (what clip_grad_norm_ would do), in the same single pass; the stored
+  /// gradients are left as they are.
+  void step_scaled(double grad_scale);
   const AdamOptions& options() const { return opt_; }
 
  protected:

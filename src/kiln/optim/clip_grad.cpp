@@ -10,10 +10,7 @@
 
 namespace kiln::optim {
 
-double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, const ClipGradNormOptions& options) {
-  if (!(max_norm >= 0.0)) {
-    throw Error("clip_grad_norm_: max_norm must be >= 0, got " + nn::number_text(max_norm));
-  }
+double grad_norm(const std::vector<Tensor>& params) {
   NoGradGuard no_grad;
   std::vector<Tensor> grads;
   for (const Tensor& p : params) {
@@ -32,14 +29,24 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, const
   }
   double sum_sq = 0.0;
   for (const Tensor& a : accumulators) sum_sq += a.item();  // the one read back (per device)
-  const double total = std::sqrt(sum_sq);
+  return std::sqrt(sum_sq);
+}
+
+double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, const ClipGradNormOptions& options) {
+  if (!(max_norm >= 0.0)) {
+    throw Error("clip_grad_norm_: max_norm must be >= 0, got " + nn::number_text(max_norm));
+  }
+  NoGradGuard no_grad;
+  const double total = grad_norm(params);
   if (options.error_if_nonfinite && !std::isfinite(total)) {
     throw Error("clip_grad_norm_: the total norm of the gradients is " + nn::number_text(total) +
                 "; the gradients cannot be clipped (set error_if_nonfinite = false to scale by it anyway)");
   }
   const double coef = max_norm / (total + 1e-6);
   if (!(coef >= 1.0)) {  // torch multiplies by min(coef, 1): a NaN coef spreads, as there
-    for (Tensor& g : grads) mul_(g, coef);
+    for (const Tensor& p : params) {
+      if (Tensor g = p.grad(); g.defined()) mul_(g, coef);
+    }
   }
   return total;
 }

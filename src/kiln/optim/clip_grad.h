@@ -23,6 +23,10 @@ struct ClipGradNormOptions {
 /// scaling pass per gradient when clipping.
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, const ClipGradNormOptions& options = {});
 
+/// The 2-norm of all gradients together (what clip_grad_norm_ returns),
+/// without changing them: one pass per gradient and one read-back.
+double grad_norm(const std::vector<Tensor>& params);
+
 /// Clamps every gradient into [-clip_value, clip_value] in place (NaN stays
 /// NaN); parameters without a gradient are ignored.
 void clip_grad_value_(const std::vector<Tensor>& params, double clip_value);

@@ -1,5 +1,6 @@
 #include "kiln/train/lm_trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -54,13 +55,16 @@ LmStepResult LmTrainer::step(const std::function<Batch()>& next_batch) {
     r.loss += loss.item() * scale;
   }
   const std::vector<Tensor> params = model_.parameters();
-  // With clipping off the norm is still measured (one pass) so a NaN is caught.
-  r.grad_norm = optim::clip_grad_norm_(params, options_.grad_clip > 0.0 ? options_.grad_clip : INFINITY);
+  // The norm is measured even with clipping off, so a NaN is caught. Clipping
+  // itself is fused into AdamW's pass (step_scaled), as torch's
+  // clip_grad_norm_ + step would compute it, without rewriting the gradients.
+  r.grad_norm = optim::grad_norm(params);
   r.lr = optimizer_->group_lr(0);
   if (!std::isfinite(r.grad_norm)) {
     r.skipped = true;  // the gradients may hold NaN: nothing of them reaches the weights
   } else {
-    optimizer_->step();
+    const double coef = options_.grad_clip > 0.0 ? options_.grad_clip / (r.grad_norm + 1e-6) : 1.0;
+    optimizer_->step_scaled(std::min(coef, 1.0));
   }
   schedule_->step();
   ++steps_done_;

@@ -141,11 +141,12 @@ void adam_step_kernel(const Tensor& param, const Tensor& grad, const Tensor& exp
   const T wd = static_cast<T>(a.weight_decay), decay = static_cast<T>(1.0 - a.lr * a.weight_decay);
   const T bc2_sqrt = static_cast<T>(a.bias_correction2_sqrt), eps = static_cast<T>(a.eps);
   const T neg_step_size = static_cast<T>(-(a.lr / a.bias_correction1));
+  const T grad_scale = static_cast<T>(a.grad_scale);
   const bool has_decay = a.weight_decay != 0.0;
   with_flags(
       [&](auto l2, auto decoupled, auto amsgrad) {
         const auto before = [&](std::int64_t i) {
-          T gi = g[i];
+          T gi = g[i] * grad_scale;
           if constexpr (l2) gi = gi + wd * p[i];
           m[i] = m[i] * beta1 + one_minus_beta1 * gi;
           const T vi = v[i] * beta2 + one_minus_beta2 * gi * gi;
