@@ -16,7 +16,7 @@ cmake -S fuzz -B build-fuzz -DCMAKE_CXX_COMPILER="${FUZZ_CXX:-clang++}" >/dev/nu
 cmake --build build-fuzz -j"$jobs"
 
 targets="${FUZZ_TARGETS:-fuzz_gguf fuzz_safetensors fuzz_idx fuzz_idx_gzip fuzz_fortunes fuzz_csv fuzz_jsonl
-  fuzz_bpe_roundtrip fuzz_bpe_files fuzz_wordpiece fuzz_keras fuzz_gguf_vocab}"
+  fuzz_token_file fuzz_bpe_roundtrip fuzz_bpe_files fuzz_wordpiece fuzz_keras fuzz_gguf_vocab}"
 parallel="${FUZZ_JOBS:-$jobs}"  # targets fuzzed at once (each uses one core)
 
 # Runs one target; its status lands in build-fuzz/logs/<target>.status.

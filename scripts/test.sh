@@ -25,6 +25,6 @@ cmake -S tests/tsan -B build-tsan >/dev/null
 cmake --build build-tsan -j"$jobs"
 # -R: without address-space randomisation TSan's shadow layout always fits.
 TSAN_OPTIONS=halt_on_error=1 setarch "$(uname -m)" -R build-tsan/kiln_tsan_tests
-echo "== fuzzing every parser (FUZZ_SECONDS per target, default 35, one target per core)"
-FUZZ_SECONDS="${FUZZ_SECONDS:-35}" fuzz/run.sh
+echo "== fuzzing every parser (FUZZ_SECONDS per target, default 30, one target per core)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}" fuzz/run.sh
 echo "== all tests passed"
