@@ -101,7 +101,7 @@ void unary_float(UnaryOp op, const Tensor& in, const Tensor& out) {
     case UnaryOp::sigmoid: return unary_map<T>(in, out, [](C x) { return sigmoid_c(x); });
     case UnaryOp::relu: return unary_map<T>(in, out, [](C x) { return x > C(0) ? x : C(0); });
     case UnaryOp::gelu_erf:
-      return unary_map<T>(in, out, [](C x) { return C(0.5) * x * (C(1) + std::erf(x * C(kSqrt1_2))); });
+      return unary_map<T>(in, out, [](C x) { return C(0.5) * x * (C(1) + erf_c(x * C(kSqrt1_2))); });
     case UnaryOp::gelu_tanh:
       return unary_map<T>(in, out, [](C x) {
         return C(0.5) * x * (C(1) + tanh_c(C(kSqrt2_Pi) * (x + C(0.044715) * x * x * x)));
@@ -149,7 +149,7 @@ void binary_float(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& o
     case BinaryOp::relu_grad: return binary_map<T>(a, b, out, [](C g, C x) { return x > C(0) ? g : C(0); });
     case BinaryOp::gelu_erf_grad:
       return binary_map<T>(a, b, out, [](C g, C x) {
-        const C cdf = C(0.5) * (C(1) + std::erf(x * C(kSqrt1_2)));
+        const C cdf = C(0.5) * (C(1) + erf_c(x * C(kSqrt1_2)));
         const C pdf = C(kInvSqrt2Pi) * std::exp(C(-0.5) * x * x);
         return g * (cdf + x * pdf);
       });
