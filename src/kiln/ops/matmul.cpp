@@ -155,20 +155,6 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, LinearA
   if (x.dim() == 0 || x.shape().back() != weight.shape()[1]) {
     throw Error("linear: input " + x.str() + " does not end in weight's in_features " + std::to_string(weight.shape()[1]));
   }
-  if (const auto low = autocast_dtype(); low && weight.dtype() == DType::f32 && weight.shape()[1] > 0 &&
-                                         (x.dtype() == DType::f32 || x.dtype() == *low) &&
-                                         (!bias.defined() || bias.dtype() == DType::f32)) {
-    if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != weight.shape()[0])) {
-      throw Error("linear: bias " + bias.str() + " must be [" + std::to_string(weight.shape()[0]) + "] for weight " +
-                  weight.str());
-    }
-    const Tensor y = linear_autocast(x, weight, bias, *low);
-    return act == LinearActivation::none ? y : gelu(y, act == LinearActivation::gelu_tanh);
-  }
-  if (x.dtype() != weight.dtype() || (bias.defined() && bias.dtype() != x.dtype())) {
-    throw Error("linear: dtype mismatch between input " + x.str() + ", weight " + weight.str() +
-                (bias.defined() ? " and bias " + bias.str() : std::string()));
-  }
   if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != weight.shape()[0])) {
     throw Error("linear: bias " + bias.str() + " must be [" + std::to_string(weight.shape()[0]) + "] for weight " +
                 weight.str());
@@ -180,6 +166,16 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, LinearA
     Tensor y = matmul(x, weight.t());
     if (bias.defined()) y = add(y, bias);
     return act == LinearActivation::none ? y : gelu(y, act == LinearActivation::gelu_tanh);
+  }
+  if (const auto low = autocast_dtype(); low && weight.dtype() == DType::f32 &&
+                                         (x.dtype() == DType::f32 || x.dtype() == *low) &&
+                                         (!bias.defined() || bias.dtype() == DType::f32)) {
+    const Tensor y = linear_autocast(x, weight, bias, *low);
+    return act == LinearActivation::none ? y : gelu(y, act == LinearActivation::gelu_tanh);
+  }
+  if (x.dtype() != weight.dtype() || (bias.defined() && bias.dtype() != x.dtype())) {
+    throw Error("linear: dtype mismatch between input " + x.str() + ", weight " + weight.str() +
+                (bias.defined() ? " and bias " + bias.str() : std::string()));
   }
   const bool grad = needs_grad({&x, &weight, &bias});
   // Training keeps the pre-activation for the backward pass: the GELU runs as its own op then.

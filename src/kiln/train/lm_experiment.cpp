@@ -31,10 +31,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The data set's manifest.json, as `kiln data prepare` writes it.
+struct DataManifest {
+  std::int64_t vocab_size = 0;
+  std::string tokenizer;  // "gpt2" or "char"
+  fs::path gpt2_vocab_dir;
+  fs::path char_vocab;
+};
+
 struct LmRun {
   std::string name;
   fs::path output_dir;
   fs::path data_dir;
+  DataManifest manifest;
   std::uint64_t seed = 0;
   models::GptConfig model;
   LmTrainOptions train;
@@ -42,14 +51,6 @@ struct LmRun {
   std::int64_t eval_every = 200, eval_batches = 20, log_every = 10, checkpoint_every = 0;
   std::vector<std::string> prompts;
   std::int64_t sample_tokens = 64;
-};
-
-// The data set's manifest.json, as `kiln data prepare` writes it.
-struct DataManifest {
-  std::int64_t vocab_size = 0;
-  std::string tokenizer;  // "gpt2" or "char"
-  fs::path gpt2_vocab_dir;
-  fs::path char_vocab;
 };
 
 DataManifest read_manifest(const fs::path& dir) {
@@ -131,8 +132,8 @@ LmRun read_run(const config::Document& doc, const RunOverrides& ov) {
   const config::Node data = root.at("data");
   data.allow_only({"dir"});
   r.data_dir = ov.data_path.value_or(data.at("dir").as_string());
-  const DataManifest manifest = read_manifest(r.data_dir);
-  r.model = read_model(root.at("model"), manifest.vocab_size);
+  r.manifest = read_manifest(r.data_dir);
+  r.model = read_model(root.at("model"), r.manifest.vocab_size);
 
   const std::optional<config::Node> t = root.find("train");
   if (t) {
@@ -203,7 +204,7 @@ std::string fmt(const char* f, double v) {
 
 RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov) {
   const LmRun run = read_run(doc, ov);
-  const DataManifest manifest = read_manifest(run.data_dir);
+  const DataManifest& manifest = run.manifest;
   const auto train_file = std::make_shared<const io::TokenFile>(run.data_dir / "train.bin",
                                                                 io::TokenFileReadOptions{.vocab_size = run.model.vocab_size});
   const auto val_file = std::make_shared<const io::TokenFile>(run.data_dir / "val.bin",
@@ -259,6 +260,7 @@ RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov)
   auto window_start = std::chrono::steady_clock::now();
   std::int64_t window_steps = 0;
   double window_loss = 0.0;
+  std::optional<double> final_val;  // the evaluation after the last step, reported at the end
   while (trainer.steps_done() < run.train.total_steps) {
     const LmStepResult r = trainer.step([&] { return train_loader.next_batch(); });
     const std::int64_t step = trainer.steps_done();
@@ -284,6 +286,7 @@ RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov)
     }
     if (step % run.eval_every == 0 || step == run.train.total_steps) {
       const double val = evaluate();
+      if (step == run.train.total_steps) final_val = val;
       std::cout << "step " << step << ": validation loss " << fmt("%.4f", val) << ", perplexity "
                 << fmt("%.2f", std::exp(val)) << " (unigram " << fmt("%.1f", unigram) << ")" << std::endl;
       log << nlohmann::json{{"step", step}, {"val_loss", val}, {"val_perplexity", std::exp(val)}}.dump() << "\n";
@@ -300,7 +303,7 @@ RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov)
   save();
   io::save_safetensors(run.output_dir / "model.safetensors", model.state_dict().entries(),
                        {{"kiln.model", "gpt"}, {"kiln.gpt", run.model.str()}});
-  const double val = evaluate();
+  const double val = final_val ? *final_val : evaluate();  // evaluated here when resuming a finished run
   result.test["val_loss"] = val;
   result.test["val_perplexity"] = std::exp(val);
   result.test["unigram_perplexity"] = unigram;
