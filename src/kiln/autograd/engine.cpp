@@ -34,6 +34,10 @@ Tensor record(Tensor out, const char* name, std::vector<Tensor> inputs, Backward
   for (const Tensor& t : inputs) {
     node->inputs.push_back(t.defined() && t.requires_grad() ? t.impl_ptr() : nullptr);
   }
+  node->input_versions.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    if (t.defined()) node->input_versions.push_back({t.storage(), t.storage()->version(), t.shape(), t.dtype()});
+  }
   node->backward = std::move(backward);
   out.impl().grad_fn = std::move(node);
   out.impl().requires_grad = true;
@@ -53,6 +57,18 @@ void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
   } else {
     Tensor acc(slot);
     add_(acc, g);
+  }
+}
+
+void check_input_versions(const Node& node) {
+  for (const Node::InputVersion& in : node.input_versions) {
+    const std::shared_ptr<Storage> storage = in.storage.lock();
+    if (storage && storage->version() != in.version) {
+      throw Error(std::string("backward: an input of '") + node.name + "' (" + shape_str(in.shape) + " " +
+                  dtype_name(in.dtype) + ") was modified in place after the op read it (version " +
+                  std::to_string(in.version) + ", now " + std::to_string(storage->version()) +
+                  "); its gradient would use stale values. Write to a copy (clone) instead, or write after backward");
+    }
   }
 }
 
@@ -124,6 +140,7 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
     grads.erase(found);
     if (t->retain_grad) accumulate(t->grad, g);
     Node& node = *t->grad_fn;
+    check_input_versions(node);
     std::vector<Tensor> in_grads = node.backward(g);
     if (in_grads.size() != node.inputs.size()) {
       throw Error(std::string("internal: backward of '") + node.name + "' returned " +
@@ -150,6 +167,7 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
       // and a loss the caller keeps for logging no longer pins the whole graph.
       BackwardFn().swap(node.backward);
       std::vector<std::shared_ptr<TensorImpl>>().swap(node.inputs);
+      std::vector<Node::InputVersion>().swap(node.input_versions);
       node.released = true;
     }
     it->reset();  // this tensor's own data, unless the caller still holds it

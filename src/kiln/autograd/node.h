@@ -18,6 +18,18 @@ struct Node {
   /// does not require grad). Keeps the graph upstream alive.
   std::vector<std::shared_ptr<TensorImpl>> inputs;
   BackwardFn backward;
+  /// The storage version of every defined input when the op ran. backward()
+  /// refuses to run the node if one has changed since: an in-place write
+  /// (a KV-cache append, an optimizer step) after the op read the tensor would
+  /// make the saved values stale. Weak, so the check keeps no memory alive.
+  /// Conservative: it also refuses writes to inputs the op did not save.
+  struct InputVersion {
+    std::weak_ptr<Storage> storage;
+    std::uint64_t version = 0;
+    Shape shape;
+    DType dtype = DType::f32;
+  };
+  std::vector<InputVersion> input_versions;
   /// Set once backward has run and the saved tensors were freed (retain_graph = false).
   bool released = false;
 };

@@ -33,6 +33,10 @@ struct TensorImpl {
   std::shared_ptr<TensorImpl> grad;    // accumulated gradient of a leaf
   std::shared_ptr<Node> grad_fn;       // how this tensor was made (non-leaf)
   bool retain_grad = false;
+  // Autocast's low-precision copy of this tensor (a parameter) and the storage
+  // version it was made from (ops/autocast.h owns both; guarded by its mutex).
+  std::shared_ptr<TensorImpl> cast_mirror;
+  std::uint64_t cast_mirror_version = 0;
 };
 
 /// A handle to a tensor (cheap to copy; copies share data like torch.Tensor).

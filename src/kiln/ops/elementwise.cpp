@@ -237,11 +237,14 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 
 // ---- in-place ------------------------------------------------------------------
 namespace {
+// Every in-place op starts here: refuse a write that would corrupt the graph,
+// then count the write on the storage's version (autograd checks it).
 void check_inplace(const Tensor& a, const char* op) {
   if (grad_enabled() && a.requires_grad()) {
     throw Error(std::string(op) + ": in-place update of " + a.str() +
                 ", which requires grad, outside NoGradGuard would corrupt the graph");
   }
+  a.storage()->bump_version();
 }
 }  // namespace
 

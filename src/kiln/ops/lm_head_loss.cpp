@@ -77,7 +77,7 @@ Tensor lm_head_cross_entropy(const Tensor& hidden_in, const Tensor& weight, cons
     const auto low = autocast_dtype();
     const DType gemm_dt = (low && dt == DType::f32) ? *low : dt;
     const Tensor h_in = gemm_dt == dt ? hidden : cast(hidden, gemm_dt);
-    const Tensor w_in = gemm_dt == dt ? weight : cast(weight, gemm_dt).contiguous();
+    const Tensor w_in = gemm_dt == dt ? weight : autocast_weight(weight, gemm_dt);
     Tensor logits = Tensor::empty({chunk, V}, dt, dev);
     Tensor logits_low = gemm_dt == dt ? Tensor() : Tensor::empty({chunk, V}, gemm_dt, dev);
     Tensor loss_rows = Tensor::empty({N}, acc, dev);

@@ -120,7 +120,7 @@ Tensor linear_autocast(const Tensor& x, const Tensor& weight, const Tensor& bias
   {
     NoGradGuard no_grad;
     x16 = cast(x.reshape({M, K}), low).contiguous();
-    w16 = cast(weight, low).contiguous();
+    w16 = autocast_weight(weight, low);
     b2 = bias.defined() ? bias.contiguous() : bias;
     linear_kernels().get(x.device(), low)(x16, w16, b2, LinearActivation::none, out.view({M, N}));
   }

@@ -50,8 +50,11 @@ struct AdamStepArgs {
 //   AdamW: p = p·(1 - lr·wd); Adam: g = g + wd·p
 //   m = m·β1 + (1-β1)·g;  v = v·β2 + (1-β2)·g·g;  AMSGrad: v̂ = max(v̂, v)
 //   p = p + (-(lr/bc1))·m / (√v / bc2_sqrt + eps)
+// param_bf16 [n] (f32 parameters only, else undefined): also receives bf16(p)
+// in the same pass — autocast's copy of the weight, so the next forward does
+// not cast it again.
 using AdamStepKernel = void(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                            const Tensor& max_exp_avg_sq, const AdamStepArgs& args);
+                            const Tensor& max_exp_avg_sq, const Tensor& param_bf16, const AdamStepArgs& args);
 
 struct RmspropStepArgs {
   double lr = 0.0;

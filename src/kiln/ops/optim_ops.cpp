@@ -55,6 +55,7 @@ Tensor contiguous_grad(const char* op, const Tensor& param, const Tensor& grad) 
 // contiguous copy that is written back (a parameter that is a strided view is rare).
 template <class Update>
 void update_param(const Tensor& param, Update&& update) {
+  param.storage()->bump_version();
   if (param.is_contiguous()) {
     update(param);
     return;
@@ -80,7 +81,7 @@ void sgd_step_(const Tensor& param, const Tensor& grad, const Tensor& momentum_b
 }
 
 void adam_step_(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                const Tensor& max_exp_avg_sq, const AdamStepArgs& args) {
+                const Tensor& max_exp_avg_sq, const AdamStepArgs& args, const Tensor& param_bf16) {
   constexpr const char* op = "adam_step";
   NoGradGuard no_grad;
   const Tensor g = contiguous_grad(op, param, grad);
@@ -88,8 +89,16 @@ void adam_step_(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, 
   check_state(op, param, exp_avg, "exp_avg");
   check_state(op, param, exp_avg_sq, "exp_avg_sq");
   check_state(op, param, max_exp_avg_sq, "max_exp_avg_sq");
+  if (param_bf16.defined()) {
+    if (param.dtype() != DType::f32 || param_bf16.dtype() != DType::bf16 || param_bf16.shape() != param.shape() ||
+        param_bf16.device() != param.device() || !param_bf16.is_contiguous() || !param.is_contiguous()) {
+      throw Error("adam_step: the bf16 copy " + param_bf16.str() + " must be a contiguous bf16 tensor of the f32 parameter " +
+                  param.str() + "'s shape, on its device, and the parameter contiguous");
+    }
+    param_bf16.storage()->bump_version();
+  }
   auto* kernel = adam_step_kernels().get(param.device(), param.dtype());
-  update_param(param, [&](const Tensor& p) { kernel(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, args); });
+  update_param(param, [&](const Tensor& p) { kernel(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, param_bf16, args); });
 }
 
 void rmsprop_step_(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor& grad_avg,

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kiln/autograd/node.h"
+#include "kiln/ops/autocast.h"
 #include "kiln/optim/fused_updates.h"
 
 namespace kiln::optim {
@@ -48,6 +49,7 @@ void Adam::step_scaled(double grad_scale) {
     const Tensor v_max = !opt_.amsgrad ? Tensor() : first ? zeros_like(p) : s.tensors[kMaxExpAvgSq];
     // Bias corrections from the step count, on the host, as torch 1.13 does.
     const auto t = static_cast<double>(s.step + 1);
+    const Tensor p16 = cast_mirror_for_update(p);  // autocast's bf16 copy, refreshed in the same pass
     adam_step_(p, g, m, v, v_max,
                AdamStepArgs{.lr = group.lr,
                             .beta1 = b1,
@@ -57,7 +59,9 @@ void Adam::step_scaled(double grad_scale) {
                             .decoupled_weight_decay = decoupled_,
                             .bias_correction1 = 1.0 - std::pow(b1, t),
                             .bias_correction2_sqrt = std::sqrt(1.0 - std::pow(b2, t)),
-                            .grad_scale = grad_scale});
+                            .grad_scale = grad_scale},
+               p16);
+    if (p16.defined()) mark_cast_mirror_current(p);
     if (first) {
       s.tensors[kExpAvg] = m;
       s.tensors[kExpAvgSq] = v;

@@ -14,8 +14,10 @@ namespace kiln::optim {
 // gradient is read through a contiguous copy and a non-contiguous parameter
 // is updated through one and copied back.
 void sgd_step_(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const SgdStepArgs& args);
+/// param_bf16 (optional, for an f32 parameter): a contiguous bf16 tensor of
+/// the parameter's shape that also receives the updated values, rounded.
 void adam_step_(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                const Tensor& max_exp_avg_sq, const AdamStepArgs& args);
+                const Tensor& max_exp_avg_sq, const AdamStepArgs& args, const Tensor& param_bf16 = Tensor());
 void rmsprop_step_(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor& grad_avg,
                    const Tensor& momentum_buffer, const RmspropStepArgs& args);
 void adagrad_step_(const Tensor& param, const Tensor& grad, const Tensor& sum, const AdagradStepArgs& args);

@@ -7,6 +7,8 @@
 #include "kiln/ops/autocast.h"
 #include "kiln/ops/lm_head_loss.h"
 #include "kiln/ops/ops.h"
+#include "kiln/optim/adam.h"
+#include "kiln/optim/fused_updates.h"
 
 namespace kiln {
 namespace {
@@ -78,6 +80,66 @@ TEST(Autocast, GptLossAndGradientsFollowF32) {
     EXPECT_EQ(params[i].grad().dtype(), DType::f32);
     EXPECT_LT(rel_err(params[i].grad(), g32[i]), 0.1) << "parameter " << i;
   }
+}
+
+}  // namespace
+}  // namespace kiln
+
+namespace kiln {
+namespace {
+
+bool bit_equal(const Tensor& a, const Tensor& b) {
+  // bf16 -> f32 is exact, so equal f32 values mean equal bf16 bits (NaN aside)
+  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
+         cast(a, DType::f32).to_vector<float>() == cast(b, DType::f32).to_vector<float>();
+}
+
+TEST(AutocastWeightCopy, ParametersKeepTheirBf16CopyUntilWritten) {
+  Generator gen(11);
+  Tensor w = randn({6, 5}, gen).set_requires_grad();
+  const Tensor c1 = autocast_weight(w, DType::bf16);
+  EXPECT_TRUE(bit_equal(c1, cast(w.detach(), DType::bf16)));
+  EXPECT_EQ(autocast_weight(w, DType::bf16).id(), c1.id());  // reused, not recast
+  {
+    NoGradGuard no_grad;
+    fill_(w, 0.25);  // any in-place write makes the copy stale
+  }
+  const Tensor c2 = autocast_weight(w, DType::bf16);
+  EXPECT_NE(c2.id(), c1.id());
+  EXPECT_TRUE(bit_equal(c2, cast(w.detach(), DType::bf16)));
+  // Activations (not leaves) are cast per call.
+  const Tensor act = mul(w, 2.0);
+  EXPECT_NE(autocast_weight(act, DType::bf16).id(), autocast_weight(act, DType::bf16).id());
+}
+
+TEST(AutocastWeightCopy, AdamWWritesTheCopyInItsUpdatePass) {
+  Generator gen(12);
+  const Tensor w0 = randn({33, 17}, gen), x = randn({4, 17}, gen);
+  Tensor w = w0.clone().set_requires_grad(), ref = w0.clone().set_requires_grad();
+  optim::AdamW opt(std::vector<Tensor>{w}, {.lr = 0.05, .weight_decay = 0.1});
+  optim::AdamW opt_ref(std::vector<Tensor>{ref}, {.lr = 0.05, .weight_decay = 0.1});
+  for (int step = 0; step < 3; ++step) {
+    for (Tensor* p : {&w, &ref}) p->zero_grad();
+    {
+      const AutocastGuard autocast(DType::bf16);
+      sum(linear(x, w, Tensor())).backward();
+      sum(linear(x, ref, Tensor())).backward();
+      // ref's copy is dropped each step, so its optimizer has none to write
+      ref.impl().cast_mirror.reset();
+    }
+    opt.step();
+    opt_ref.step();
+    // The parameter itself is unaffected by writing the copy.
+    EXPECT_EQ(w.detach().to_vector<float>(), ref.detach().to_vector<float>());
+    // The copy the next forward reads is exactly bf16 of the updated weights.
+    const Tensor copy = cast_mirror_for_update(w);
+    ASSERT_TRUE(copy.defined()) << "step " << step;
+    EXPECT_TRUE(bit_equal(copy, cast(w.detach(), DType::bf16))) << "step " << step;
+  }
+  // A copy of the wrong shape is refused, naming both tensors.
+  Tensor g = Tensor::zeros({33, 17}), m = Tensor::zeros({33, 17}), v = Tensor::zeros({33, 17});
+  EXPECT_THROW(optim::adam_step_(w.detach(), g, m, v, Tensor(), {.lr = 0.1}, Tensor::zeros({17, 33}, DType::bf16)),
+               Error);
 }
 
 }  // namespace

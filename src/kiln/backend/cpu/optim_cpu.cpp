@@ -1,6 +1,7 @@
 // CPU kernels for the optimizers' fused updates, the sum of squares behind
 // clip_grad_norm_ and the in-place clamp behind clip_grad_value_
 // (signatures and operation order in ops/optim_kernels.h).
+#include <bit>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -85,6 +86,15 @@ void for_each_strip_with_sqrt(std::int64_t n, const Before& before, const After&
   });
 }
 
+// bf16(f).bits without a branch, so the update loop around it stays vectorised:
+// round to nearest even, NaN kept quiet (the same bits as bf16's constructor).
+inline std::uint16_t bf16_bits_branchless(float f) {
+  const auto u = std::bit_cast<std::uint32_t>(f);
+  const std::uint32_t rounded = (u + 0x7fffU + ((u >> 16) & 1U)) >> 16;
+  const std::uint32_t quiet_nan = (u >> 16) | 0x40U;
+  return static_cast<std::uint16_t>((u & 0x7fffffffU) > 0x7f800000U ? quiet_nan : rounded);
+}
+
 // NaN-propagating max (torch.maximum).
 template <class T>
 inline T nan_max(T a, T b) {
@@ -130,8 +140,10 @@ void sgd_step_kernel(const Tensor& param, const Tensor& grad, const Tensor& mome
 // ---- Adam / AdamW -----------------------------------------------------------------
 template <class T>
 void adam_step_kernel(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                      const Tensor& max_exp_avg_sq, const AdamStepArgs& a) {
+                      const Tensor& max_exp_avg_sq, const Tensor& param_bf16, const AdamStepArgs& a) {
   T* const p = param.data<T>();
+  // The op layer admits a bf16 copy for f32 parameters only.
+  bf16* const p16 = param_bf16.defined() ? param_bf16.data<bf16>() : nullptr;
   const T* const g = grad.data<T>();
   T* const m = exp_avg.data<T>();
   T* const v = exp_avg_sq.data<T>();
@@ -144,7 +156,7 @@ void adam_step_kernel(const Tensor& param, const Tensor& grad, const Tensor& exp
   const T grad_scale = static_cast<T>(a.grad_scale);
   const bool has_decay = a.weight_decay != 0.0;
   with_flags(
-      [&](auto l2, auto decoupled, auto amsgrad) {
+      [&](auto l2, auto decoupled, auto amsgrad, auto low_copy) {
         const auto before = [&](std::int64_t i) {
           T gi = g[i] * grad_scale;
           if constexpr (l2) gi = gi + wd * p[i];
@@ -162,11 +174,14 @@ void adam_step_kernel(const Tensor& param, const Tensor& grad, const Tensor& exp
         const auto after = [&](std::int64_t i, T root) {
           T pi = p[i];
           if constexpr (decoupled) pi = pi * decay;
-          p[i] = pi + neg_step_size * m[i] / (root / bc2_sqrt + eps);
+          pi = pi + neg_step_size * m[i] / (root / bc2_sqrt + eps);
+          p[i] = pi;
+          if constexpr (low_copy) p16[i].bits = bf16_bits_branchless(static_cast<float>(pi));
         };
         for_each_strip_with_sqrt<T>(param.numel(), before, after);
       },
-      has_decay && !a.decoupled_weight_decay, has_decay && a.decoupled_weight_decay, vmax != nullptr);
+      has_decay && !a.decoupled_weight_decay, has_decay && a.decoupled_weight_decay, vmax != nullptr,
+      p16 != nullptr);
 }
 
 // ---- RMSprop ------------------------------------------------------------------------

@@ -9,6 +9,11 @@
 
 #include "kiln/core/dtype.h"
 
+// The f32 approximations below are meant to be inlined into vectorised
+// loops: a call left out of line (GCC declines in large templates) makes the
+// loop scalar, measured at 2.7 % of a GPT training step for tanh alone.
+#define KILN_ALWAYS_INLINE inline __attribute__((always_inline))
+
 namespace kiln::cpu {
 
 /// Arithmetic type used to compute on T: 16-bit floats compute in f32.
@@ -47,7 +52,7 @@ inline D convert(S v) {
 /// (checked against every float there). Below that the results are subnormal
 /// down to -87.68 and 0 beyond; from 88.38 up they are inf (2^n overflows one
 /// step before e^x does, at 88.72).
-inline float exp_f32(float x) {
+KILN_ALWAYS_INLINE float exp_f32(float x) {
   // Clamp so that 2^n below is 0 (n = -127), a float, or inf (n = 128); NaN
   // fails both tests and flows through. The clamps are copysign rather than a
   // constant on purpose: with `x < -88 ? -88 : x` GCC 12 threads the constant
@@ -75,11 +80,11 @@ inline float exp_f32(float x) {
 /// 1 / (1 + e^-x) in f32: within 2.5 ulp for x ≥ -87 (0 below -88.4, where the
 /// true value is subnormal). The exp above is the whole cost, so sigmoid runs
 /// at exp's speed.
-inline float sigmoid_f32(float x) { return 1.0F / (1.0F + exp_f32(-x)); }
+KILN_ALWAYS_INLINE float sigmoid_f32(float x) { return 1.0F / (1.0F + exp_f32(-x)); }
 
 /// tanh in f32 as a [13/6] rational function of x (clamped where tanh rounds
 /// to ±1): one division and no exp, so it stays memory-bound when vectorised.
-inline float tanh_f32(float x) {
+KILN_ALWAYS_INLINE float tanh_f32(float x) {
   constexpr float kClamp = 7.90531110763549805F;
   const float xc = x > kClamp ? kClamp : (x < -kClamp ? -kClamp : x);
   const float x2 = xc * xc;
@@ -103,7 +108,7 @@ inline float tanh_f32(float x) {
 /// Numerical Recipes, fractional error of erfc below 1.2e-7), e^ from exp_f32.
 /// Absolute error below 2e-7 everywhere (tested against std::erf); relative
 /// error grows near 0, which GELU's 0.5·x·(1 + erf) does not feel.
-inline float erf_f32(float x) {
+KILN_ALWAYS_INLINE float erf_f32(float x) {
   const float z = x < 0.0F ? -x : x;
   const float t = 1.0F / (1.0F + 0.5F * z);
   float p = 0.17087277F;
@@ -122,19 +127,19 @@ inline float erf_f32(float x) {
 }
 
 // f32 takes the vectorisable forms above; f64 the C library's.
-template <class C> inline C erf_c(C x) {
+template <class C> KILN_ALWAYS_INLINE C erf_c(C x) {
   if constexpr (std::is_same_v<C, float>) return erf_f32(x);
   else return std::erf(x);
 }
-template <class C> inline C exp_c(C x) {
+template <class C> KILN_ALWAYS_INLINE C exp_c(C x) {
   if constexpr (std::is_same_v<C, float>) return exp_f32(x);
   else return std::exp(x);
 }
-template <class C> inline C tanh_c(C x) {
+template <class C> KILN_ALWAYS_INLINE C tanh_c(C x) {
   if constexpr (std::is_same_v<C, float>) return tanh_f32(x);
   else return std::tanh(x);
 }
-template <class C> inline C sigmoid_c(C x) {
+template <class C> KILN_ALWAYS_INLINE C sigmoid_c(C x) {
   if constexpr (std::is_same_v<C, float>) return sigmoid_f32(x);
   else return C(1) / (C(1) + std::exp(-x));
 }
