@@ -93,7 +93,7 @@ TEST(DataPrepare, Gpt2LinesDecodeBackToTheDocuments) {
   EXPECT_EQ(m["train"]["tokens"], f.size());
   EXPECT_EQ(m["source_files"], nlohmann::json::array({(tmp.path() / "in.txt").string()}));
 
-  // Without --vocab: $KILN_GPT2_DIR, else the GPT-2 files this source tree keeps.
+  // Without --vocab: $KILN_GPT2_DIR, else the vocabulary compiled into kiln.
   const std::vector<std::string> no_vocab = {"data", "prepare", "--input", (tmp.path() / "in.txt").string(),
                                              "--split-lines", "--val-fraction", "0.2", "--output-dir",
                                              (tmp.path() / "default").string()};

@@ -262,7 +262,7 @@ TEST(Tokenize, HelpShowsDefaults) {
   EXPECT_EQ(enc.exit_code, 0) << enc.err;
   EXPECT_NE(help_entry(enc.out, "--tokenizer").find("[default: gpt2]"), std::string::npos) << enc.out;
   EXPECT_NE(help_entry(enc.out, "--threads").find("[default: 3]"), std::string::npos) << enc.out;
-  EXPECT_NE(help_entry(enc.out, "--vocab").find("[default: none]"), std::string::npos) << enc.out;
+  EXPECT_NE(help_entry(enc.out, "--vocab").find("[default: built in]"), std::string::npos) << enc.out;
   for (const char* opt : {"--merges", "--allow-special", "--json", "--lines"}) {
     EXPECT_NE(help_entry(enc.out, opt), "") << opt << "\n" << enc.out;
   }
@@ -277,13 +277,26 @@ TEST(Tokenize, HelpShowsDefaults) {
   for (const char* sub : {"encode", "decode", "count", "train"}) EXPECT_NE(top.out.find(sub), std::string::npos);
 }
 
+TEST(Tokenize, BuiltInGpt2VocabularyNeedsNoFiles) {
+  // No --vocab/--merges (and not even --tokenizer): the vocabulary compiled
+  // into kiln, giving the ids of GPT-2's released files.
+  const std::string text = "Hello world, it's kiln.\nCaf\xc3\xa9 <|endoftext|>";
+  const Result builtin = run_kiln({"tokenize", "encode"}, {}, text);
+  ASSERT_EQ(builtin.exit_code, 0) << builtin.err;
+  const Result files = run_kiln(cat({"tokenize", "encode"}, gpt2_args()), {}, text);
+  ASSERT_EQ(files.exit_code, 0) << files.err;
+  EXPECT_EQ(builtin.out, files.out);
+  EXPECT_NE(builtin.out.find("15496 995"), std::string::npos) << builtin.out;  // "Hello world"
+}
+
 TEST(Tokenize, ErrorsNameTheProblem) {
   const TempDir tmp;
   const std::string missing = (tmp.path() / "missing.txt").string();
   expect_clean_error(run_kiln(cat({"tokenize", "encode", missing}, gpt2_args())), missing + ": no such file");
   expect_clean_error(run_kiln(cat({"tokenize", "count", tmp.path().string()}, gpt2_args())),
                      tmp.path().string() + ": is a directory");
-  expect_clean_error(run_kiln({"tokenize", "encode", "--tokenizer", "gpt2"}, {}, "x"), "--vocab");
+  expect_clean_error(run_kiln({"tokenize", "encode", "--tokenizer", "gpt2", "--vocab", fixture("text/encoder.json")}, {}, "x"),
+                     "--vocab and --merges go together");
   expect_clean_error(run_kiln({"tokenize", "encode", "--tokenizer", missing}, {}, "x"), missing);
   expect_clean_error(run_kiln({"tokenize", "encode", "--tokenizer", "gpt2", "--vocab", missing, "--merges",
                                fixture("text/vocab.bpe")},

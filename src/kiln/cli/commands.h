@@ -16,6 +16,8 @@ void add_predict_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 /// `kiln inspect FILE`: header, metadata and tensors of a safetensors, GGUF or IDX file.
 void add_inspect_command(CLI::App& app);
+/// `kiln generate --model DIR [PROMPT]`: text from a GPT, streamed.
+void add_generate_command(CLI::App& app);
 /// `kiln data prepare`: text into train.bin / val.bin token files for language-model training.
 void add_data_command(CLI::App& app);
 

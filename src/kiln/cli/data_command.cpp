@@ -34,6 +34,7 @@
 #include "kiln/io/fortunes.h"
 #include "kiln/io/token_file.h"
 #include "kiln/text/bpe_tokenizer.h"
+#include "kiln/text/gpt2_builtin.h"
 #include "kiln/text/char_tokenizer.h"
 #include "kiln/text/parallel_encode.h"
 
@@ -46,12 +47,6 @@ constexpr const char* kEndOfText = "<|endoftext|>";
 constexpr const char* kUnknown = "<unk>";
 constexpr const char* kCharVocabFile = "char_tokenizer.json";
 
-/// GPT-2's encoder.json and vocab.bpe: $KILN_GPT2_DIR, else the copies this
-/// source tree keeps for its tests (located from this file's compiled path).
-fs::path default_gpt2_dir() {
-  if (const char* env = std::getenv("KILN_GPT2_DIR"); env != nullptr && *env != '\0') return env;
-  return (fs::path(__FILE__).parent_path() / "../../../tests/fixtures/text").lexically_normal();
-}
 
 struct PrepareOptions {
   std::vector<std::string> inputs;
@@ -60,7 +55,7 @@ struct PrepareOptions {
   bool split_fortunes = false;
   bool strip_ansi = false;
   std::string tokenizer = "gpt2";
-  std::string vocab_dir;           // GPT-2 files; empty: default_gpt2_dir()
+  std::string vocab_dir;           // GPT-2 files; empty: $KILN_GPT2_DIR or the built-in vocabulary
   std::int64_t max_vocab = 0;      // char: 0 = no limit
   std::string output_dir;          // empty: data/<source or input>-<tokenizer>
   double val_fraction = 0.05;
@@ -211,24 +206,34 @@ void append_document(Split& split, std::span<const text::TokenId> ids, const Enc
   ++split.documents;
 }
 
-fs::path gpt2_dir(const PrepareOptions& o) { return o.vocab_dir.empty() ? default_gpt2_dir() : fs::path(o.vocab_dir); }
+/// GPT-2's encoder.json and vocab.bpe from --vocab DIR, else $KILN_GPT2_DIR,
+/// else none: the vocabulary compiled into kiln (text/gpt2_builtin.h).
+std::optional<fs::path> gpt2_dir(const PrepareOptions& o) {
+  if (!o.vocab_dir.empty()) return fs::path(o.vocab_dir);
+  if (const char* env = std::getenv("KILN_GPT2_DIR"); env != nullptr && *env != '\0') return fs::path(env);
+  return std::nullopt;
+}
 
 Encoded encode_gpt2(const Corpus& c, const std::vector<bool>& is_val, const PrepareOptions& o) {
-  const fs::path dir = gpt2_dir(o);
-  for (const char* name : {"encoder.json", "vocab.bpe"}) {
-    std::error_code ec;
-    if (!fs::is_regular_file(dir / name, ec)) {
-      throw Error("GPT-2 vocabulary directory '" + dir.string() + "' has no " + name +
-                  "; give --vocab DIR holding encoder.json and vocab.bpe (or set KILN_GPT2_DIR)");
+  const std::optional<fs::path> dir = gpt2_dir(o);
+  if (dir) {
+    for (const char* name : {"encoder.json", "vocab.bpe"}) {
+      std::error_code ec;
+      if (!fs::is_regular_file(*dir / name, ec)) {
+        throw Error("GPT-2 vocabulary directory '" + dir->string() + "' has no " + name +
+                    "; give --vocab DIR holding encoder.json and vocab.bpe (or leave both --vocab and KILN_GPT2_DIR "
+                    "unset for the built-in vocabulary)");
+      }
     }
   }
   const text::BpeTokenizer tok =
-      text::BpeTokenizer::from_gpt2_files((dir / "encoder.json").string(), (dir / "vocab.bpe").string());
+      dir ? text::BpeTokenizer::from_gpt2_files((*dir / "encoder.json").string(), (*dir / "vocab.bpe").string())
+          : text::load_gpt2_builtin();
   Encoded e;
   e.kind = io::TokenizerKind::gpt2;
   e.vocab_size = static_cast<std::int64_t>(tok.vocab_size());
   const auto eot = tok.token_to_id(kEndOfText);
-  if (!eot) throw Error("GPT-2 vocabulary in '" + dir.string() + "' has no " + kEndOfText + " token");
+  if (!eot) throw Error("GPT-2 vocabulary in '" + (dir ? dir->string() : "(built-in)") + "' has no " + kEndOfText + " token");
   e.eot_id = *eot;
   const std::vector<std::string_view> docs(c.documents.begin(), c.documents.end());
   // Ordinary encoding: "<|endoftext|>" written in a document is text, not the separator.
@@ -286,7 +291,10 @@ void write_manifest(const fs::path& path, const PrepareOptions& o, const Corpus&
   j["tokenizer"] = io::tokenizer_kind_name(e.kind);
   j["vocab_size"] = e.vocab_size;
   j["eot_id"] = e.eot_id;
-  if (e.kind == io::TokenizerKind::gpt2) j["gpt2_vocab_dir"] = fs::absolute(gpt2_dir(o)).string();
+  // No directory recorded: the built-in vocabulary (readers fall back to it).
+  if (e.kind == io::TokenizerKind::gpt2) {
+    if (const auto dir = gpt2_dir(o)) j["gpt2_vocab_dir"] = fs::absolute(*dir).string();
+  }
   if (e.chars) {
     j["char_vocab"] = kCharVocabFile;
     j["unk_id"] = *e.chars->special_token_id(kUnknown);
@@ -395,8 +403,8 @@ void add_data_command(CLI::App& app) {
                   "'gpt2' (GPT-2's byte-level BPE) or 'char' (a character vocabulary built from the training "
                   "documents, saved as " + std::string(kCharVocabFile) + ")")
       ->check(CLI::IsMember({"gpt2", "char"}));
-  sub->add_option("--vocab", o->vocab_dir, "Directory holding GPT-2's encoder.json and vocab.bpe (with gpt2)")
-      ->default_str("$KILN_GPT2_DIR, else " + default_gpt2_dir().string());
+  sub->add_option("--vocab", o->vocab_dir, "Directory holding GPT-2's encoder.json and vocab.bpe (with gpt2; default: the vocabulary built into kiln)")
+      ->default_str("$KILN_GPT2_DIR, else built in");
   sub->add_option("--max-vocab", o->max_vocab, "Keep only the most frequent characters (with char; 0: all)")
       ->check(kNonNegative);
   sub->add_option("--output-dir", o->output_dir, "Where train.bin, val.bin and manifest.json go")

@@ -19,6 +19,8 @@
 #include "kiln/core/parallel.h"
 #include "kiln/io/fortunes.h"
 #include "kiln/text/bpe_tokenizer.h"
+#include "kiln/text/gpt2_builtin.h"
+#include "kiln/text/load_tokenizer.h"
 #include "kiln/text/bpe_trainer.h"
 #include "kiln/text/parallel_encode.h"
 
@@ -37,33 +39,25 @@ struct TokenizerOptions {
 
 void add_tokenizer_options(CLI::App* cmd, TokenizerOptions& o) {
   cmd->add_option("--tokenizer", o.tokenizer,
-                  "'gpt2' (GPT-2's encoder.json and vocab.bpe, given by --vocab and --merges), a Hugging Face "
-                  "tokenizer.json, or a directory holding tokenizer.json or encoder.json + vocab.bpe");
-  cmd->add_option("--vocab", o.vocab, "GPT-2 encoder.json (with --tokenizer gpt2)")->default_str("none");
-  cmd->add_option("--merges", o.merges, "GPT-2 vocab.bpe (with --tokenizer gpt2)")->default_str("none");
+                  "'gpt2' (GPT-2's vocabulary, built in; or the files given by --vocab and --merges), a Hugging "
+                  "Face tokenizer.json, a GGUF model file (its tokenizer metadata), or a directory holding "
+                  "tokenizer.json or encoder.json + vocab.bpe");
+  cmd->add_option("--vocab", o.vocab, "GPT-2 encoder.json (with --tokenizer gpt2 and --merges)")->default_str("built in");
+  cmd->add_option("--merges", o.merges, "GPT-2 vocab.bpe (with --tokenizer gpt2 and --vocab)")->default_str("built in");
 }
 
 text::BpeTokenizer load_tokenizer(const TokenizerOptions& o) {
   if (o.tokenizer == "gpt2") {
-    if (o.vocab.empty() || o.merges.empty()) {
-      throw Error("--tokenizer gpt2 needs GPT-2's files: --vocab encoder.json and --merges vocab.bpe");
+    if (o.vocab.empty() != o.merges.empty()) {
+      throw Error("--vocab and --merges go together (GPT-2's encoder.json and vocab.bpe); give both, or neither "
+                  "for the built-in GPT-2 vocabulary");
     }
-    return text::BpeTokenizer::from_gpt2_files(o.vocab, o.merges);
+    return o.vocab.empty() ? text::load_gpt2_builtin() : text::BpeTokenizer::from_gpt2_files(o.vocab, o.merges);
   }
   if (!o.vocab.empty() || !o.merges.empty()) {
     throw Error("--vocab and --merges go with --tokenizer gpt2, not with --tokenizer " + o.tokenizer);
   }
-  const fs::path p = o.tokenizer;
-  std::error_code ec;
-  if (!fs::exists(p, ec)) throw Error("tokenizer '" + o.tokenizer + "': no such file or directory");
-  if (fs::is_directory(p, ec)) {
-    if (fs::exists(p / "tokenizer.json", ec)) return text::BpeTokenizer::from_tokenizer_json((p / "tokenizer.json").string());
-    if (fs::exists(p / "encoder.json", ec) && fs::exists(p / "vocab.bpe", ec)) {
-      return text::BpeTokenizer::from_gpt2_files((p / "encoder.json").string(), (p / "vocab.bpe").string());
-    }
-    throw Error("tokenizer directory '" + o.tokenizer + "' holds neither tokenizer.json nor encoder.json + vocab.bpe");
-  }
-  return text::BpeTokenizer::from_tokenizer_json(o.tokenizer);
+  return text::load_tokenizer_path(o.tokenizer);
 }
 
 // ---- encode / count ---------------------------------------------------------------------------

@@ -123,6 +123,45 @@ Tensor GptBlock::forward(const Tensor& x, const Tensor& key_padding_mask) {
   return add(h, maybe_dropout(m, config_.resid_pdrop, training, *gen_));
 }
 
+Tensor GptBlock::forward_cached(const Tensor& x, const Tensor& k_cache, const Tensor& v_cache, std::int64_t past,
+                               const Tensor& key_padding_mask) {
+  const std::int64_t B = x.size(0), Tn = x.size(1), C = config_.n_embd, H = config_.n_head, d = C / H;
+  const std::int64_t L = past + Tn;
+  const Tensor qkv = (*c_attn_)((*ln_1_)(x));  // [B, Tn, 3C]
+  Tensor k_slot = k_cache.slice(1, past, L), v_slot = v_cache.slice(1, past, L);
+  copy_(k_slot, qkv.slice(2, C, 2 * C));
+  copy_(v_slot, qkv.slice(2, 2 * C, 3 * C));
+  // [B, T, C] -> [B, H, T, d] as strided views: the fused attention reads them in place.
+  const auto heads = [&](const Tensor& t, std::int64_t T) { return t.view({B, T, H, d}).permute({0, 2, 1, 3}); };
+  const Tensor q = heads(qkv.slice(2, 0, C), Tn);
+  const Tensor keys = heads(k_cache.slice(1, 0, L), L);
+  const Tensor values = heads(v_cache.slice(1, 0, L), L);
+  const Tensor mask = key_padding_mask.defined() ? key_padding_mask.slice(1, 0, L) : Tensor();
+  // Bottom-right causal alignment: new position i sees keys [0, past + i].
+  const Tensor y = scaled_dot_product_attention(q, keys, values, /*causal=*/true, mask);  // [B, H, Tn, d]
+  const Tensor h = add(x, (*attn_proj_)(y.permute({0, 2, 1, 3}).contiguous().view({B, Tn, C})));
+  const Tensor a = linear((*ln_2_)(h), c_fc_->weight(), c_fc_->bias(), LinearActivation::gelu_tanh);
+  return add(h, (*mlp_proj_)(a));
+}
+
+void GptKvCache::reorder(const std::vector<std::int64_t>& rows) {
+  if (rows.empty()) throw Error("KV cache reorder: no rows given");
+  std::vector<std::int64_t> positions(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] < 0 || rows[i] >= batch()) {
+      throw Error("KV cache reorder: row " + std::to_string(rows[i]) + " is outside [0, " + std::to_string(batch()) + ")");
+    }
+    positions[i] = next_position[static_cast<std::size_t>(rows[i])];
+  }
+  NoGradGuard no_grad;
+  const Tensor index = Tensor::from_vector(rows, {static_cast<std::int64_t>(rows.size())});
+  for (auto* layer : {&k, &v}) {
+    for (Tensor& t : *layer) t = index_select(t, 0, index.to(t.device()));
+  }
+  if (key_padding.defined()) key_padding = index_select(key_padding, 0, index.to(key_padding.device()));
+  next_position = std::move(positions);
+}
+
 Gpt::Gpt(const GptConfig& config, Generator& gen) : config_(config), gen_(&gen) {
   config_.validate();
   const std::int64_t C = config_.n_embd;
@@ -191,6 +230,74 @@ Tensor Gpt::hidden(const Tensor& ids, const Tensor& attention_mask) {
   x = maybe_dropout(x, config_.embd_pdrop, is_training(), *gen_);
   for (const auto& block : blocks_) x = block->forward(x, key_padding);
   return (*ln_f_)(x);
+}
+
+GptKvCache Gpt::make_cache(std::int64_t batch, std::int64_t capacity) const {
+  if (batch <= 0) throw Error("GPT: a KV cache needs at least one row, got " + std::to_string(batch));
+  if (capacity <= 0) capacity = config_.n_positions;
+  if (capacity > config_.n_positions) {
+    throw Error("GPT: KV cache capacity " + std::to_string(capacity) + " is above the model's context of " +
+                std::to_string(config_.n_positions));
+  }
+  GptKvCache cache;
+  const Tensor& w = wte();
+  for (std::int64_t i = 0; i < config_.n_layer; ++i) {
+    cache.k.push_back(Tensor::empty({batch, capacity, config_.n_embd}, w.dtype(), w.device()));
+    cache.v.push_back(Tensor::empty({batch, capacity, config_.n_embd}, w.dtype(), w.device()));
+  }
+  cache.next_position.assign(static_cast<std::size_t>(batch), 0);
+  return cache;
+}
+
+Tensor Gpt::decode(const Tensor& ids, GptKvCache& cache, const Tensor& attention_mask) {
+  NoGradGuard no_grad;
+  if (ids.dim() != 2 || ids.size(0) != cache.batch()) {
+    throw Error("GPT decode: ids must be [" + std::to_string(cache.batch()) + ", T] for this cache, got " + ids.str());
+  }
+  if (static_cast<std::int64_t>(cache.k.size()) != config_.n_layer) {
+    throw Error("GPT decode: the cache has " + std::to_string(cache.k.size()) + " layers, the model " +
+                std::to_string(config_.n_layer) + "; make it with this model's make_cache()");
+  }
+  const std::int64_t B = ids.size(0), Tn = ids.size(1), past = cache.length;
+  if (Tn == 0) throw Error("GPT decode: no new tokens in " + ids.str());
+  if (past + Tn > cache.capacity()) {
+    throw Error("GPT decode: " + std::to_string(past) + " cached + " + std::to_string(Tn) +
+                " new positions exceed the cache's " + std::to_string(cache.capacity()) +
+                " (the model's context is " + std::to_string(config_.n_positions) + ")");
+  }
+  if (attention_mask.defined() && attention_mask.shape() != ids.shape()) {
+    throw Error("GPT decode: attention_mask " + attention_mask.str() + " must have the shape of the ids " + ids.str());
+  }
+  // Position ids continue each row's count of real tokens (Hugging Face's
+  // cumsum(mask) - 1; padding sits at position 1). Host-side: B·Tn values.
+  const std::vector<std::int64_t> mask =
+      attention_mask.defined() ? attention_mask.to_vector<std::int64_t>() : std::vector<std::int64_t>(static_cast<std::size_t>(B * Tn), 1);
+  std::vector<std::int64_t> pos(mask.size());
+  std::vector<std::int64_t> pad(mask.size());
+  bool any_pad = false;
+  for (std::int64_t b = 0; b < B; ++b) {
+    std::int64_t& next = cache.next_position[static_cast<std::size_t>(b)];
+    for (std::int64_t t = 0; t < Tn; ++t) {
+      const std::size_t i = static_cast<std::size_t>(b * Tn + t);
+      pos[i] = mask[i] != 0 ? next++ : 1;
+      pad[i] = mask[i] == 0 ? 1 : 0;
+      any_pad = any_pad || mask[i] == 0;
+    }
+  }
+  if (any_pad && !cache.key_padding.defined()) {
+    cache.key_padding = Tensor::zeros({B, cache.capacity()}, DType::boolean, ids.device());
+  }
+  if (cache.key_padding.defined()) {
+    Tensor slot = cache.key_padding.slice(1, past, past + Tn);
+    copy_(slot, ne(Tensor::from_vector(pad, {B, Tn}), Tensor::scalar(0, DType::i64)).to(ids.device()));
+  }
+  Tensor x = add((*wte_)(ids), (*wpe_)(Tensor::from_vector(pos, {B, Tn}).to(ids.device())));
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    x = blocks_[i]->forward_cached(x, cache.k[i], cache.v[i], past, cache.key_padding);
+  }
+  cache.length = past + Tn;
+  const Tensor last = (*ln_f_)(x.slice(1, Tn - 1, Tn)).view({B, config_.n_embd});
+  return matmul(last, wte().t());
 }
 
 Tensor Gpt::logits(const Tensor& ids, const Tensor& attention_mask) {

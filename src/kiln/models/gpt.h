@@ -59,11 +59,33 @@ GptConfig gpt2_tiny();
 /// A preset by name ("gpt2", "gpt2-medium", "tiny"); throws listing the names.
 GptConfig gpt_preset(const std::string& name);
 
+/// Keys and values of the positions a GPT has already seen, per layer, so each
+/// new token costs one position's work (incremental decoding). Appends are
+/// in-place writes: they bump the cache's version, so a graph that read an
+/// earlier state of the cache cannot run backward on stale values.
+struct GptKvCache {
+  std::vector<Tensor> k, v;   ///< per layer [B, capacity, C]
+  Tensor key_padding;         ///< bool [B, capacity] (true = padding), or undefined: no padding
+  std::vector<std::int64_t> next_position;  ///< per row: the position id the next real token gets
+  std::int64_t length = 0;    ///< positions filled, in every row
+
+  std::int64_t batch() const { return static_cast<std::int64_t>(next_position.size()); }
+  std::int64_t capacity() const { return k.empty() ? 0 : k.front().size(1); }
+  /// Beam search: row i of the result is row rows[i] of this cache (rows may
+  /// repeat or be left out, so the batch can grow or shrink).
+  void reorder(const std::vector<std::int64_t>& rows);
+};
+
 class GptBlock : public nn::Module {
  public:
   GptBlock(const GptConfig& config, Generator& gen);
   /// x [B, T, C]; key_padding_mask bool [B, T] (true = padding) or undefined.
   Tensor forward(const Tensor& x, const Tensor& key_padding_mask = Tensor());
+  /// Inference on x [B, Tn, C], the Tn positions after the `past` cached ones:
+  /// writes their keys and values into k_cache / v_cache [B, S, C] at
+  /// [past, past + Tn) and attends over [0, past + Tn).
+  Tensor forward_cached(const Tensor& x, const Tensor& k_cache, const Tensor& v_cache, std::int64_t past,
+                        const Tensor& key_padding_mask);
   std::string name() const override { return "GptBlock"; }
 
  private:
@@ -97,6 +119,17 @@ class Gpt : public nn::Module {
   Tensor loss(const Tensor& ids, const Tensor& targets, std::int64_t ignore_index = -100);
 
   const Tensor& wte() const { return wte_->weight(); }
+
+  /// An empty cache for `batch` rows of up to `capacity` positions (0: the
+  /// whole context), in the weights' dtype and device.
+  GptKvCache make_cache(std::int64_t batch, std::int64_t capacity = 0) const;
+  /// Incremental inference (no autograd): runs ids [B, Tn] as the positions
+  /// after those in `cache`, appends them to it, and returns the logits of the
+  /// last new position [B, V]. attention_mask [B, Tn] (nonzero = real, 0 =
+  /// padding, Hugging Face semantics as in hidden()) is for a left-padded
+  /// batch of prompts; later calls may omit it (all real). Refuses ids that
+  /// would overflow the cache, naming both lengths.
+  Tensor decode(const Tensor& ids, GptKvCache& cache, const Tensor& attention_mask = Tensor());
 
  private:
   const GptConfig config_;

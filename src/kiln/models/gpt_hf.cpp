@@ -1,10 +1,14 @@
 #include "kiln/models/gpt_hf.h"
 
 #include <fstream>
+#include <optional>
+#include <span>
 #include <string>
+#include <system_error>
 
 #include <nlohmann/json.hpp>
 
+#include "kiln/io/file_util.h"
 #include "kiln/io/safetensors.h"
 #include "kiln/ops/ops.h"
 
@@ -113,6 +117,74 @@ std::unique_ptr<Gpt> load_hf_gpt2(const std::filesystem::path& dir, Generator& g
     throw Error((dir / "model.safetensors").string() + ": " + e.what());
   }
   return model;
+}
+
+namespace {
+
+void write_json(const std::filesystem::path& path, const nlohmann::json& j) {
+  const std::string text = j.dump(2) + "\n";
+  io::write_file_atomically(path, {std::as_bytes(std::span(text.data(), text.size()))}, "Hugging Face " + path.filename().string());
+}
+
+}  // namespace
+
+void save_hf_gpt2(const Gpt& model, const std::filesystem::path& dir, const text::BpeTokenizer* tokenizer) {
+  const GptConfig& c = model.config();
+  std::optional<std::int64_t> eot;
+  if (tokenizer != nullptr) {
+    if (static_cast<std::int64_t>(tokenizer->vocab_size()) > c.vocab_size) {
+      throw Error("Hugging Face export: the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
+                  " tokens, more than the model's vocabulary of " + std::to_string(c.vocab_size));
+    }
+    if (const auto id = tokenizer->token_to_id("<|endoftext|>")) eot = static_cast<std::int64_t>(*id);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error("cannot create the model directory " + dir.string() + ": " + ec.message());
+  nlohmann::json config = {
+      {"architectures", {"GPT2LMHeadModel"}},
+      {"model_type", "gpt2"},
+      {"vocab_size", c.vocab_size},
+      {"n_positions", c.n_positions},
+      {"n_ctx", c.n_positions},
+      {"n_embd", c.n_embd},
+      {"n_layer", c.n_layer},
+      {"n_head", c.n_head},
+      {"n_inner", nullptr},
+      {"activation_function", "gelu_new"},
+      {"layer_norm_epsilon", c.layer_norm_eps},
+      {"embd_pdrop", c.embd_pdrop},
+      {"resid_pdrop", c.resid_pdrop},
+      {"attn_pdrop", c.attn_pdrop},
+      {"initializer_range", 0.02},
+      {"scale_attn_weights", true},
+      {"tie_word_embeddings", true},
+      {"torch_dtype", "float32"},
+  };
+  if (eot) {
+    config["bos_token_id"] = *eot;
+    config["eos_token_id"] = *eot;
+  }
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  {
+    NoGradGuard no_grad;
+    for (const auto& [name, p] : model.named_parameters()) {
+      Tensor t = p.detach().to(DType::f32);
+      if (is_conv1d_weight(name)) t = t.t().contiguous();
+      tensors.emplace_back(name, t);
+    }
+  }
+  io::save_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
+  write_json(dir / "config.json", config);
+  if (tokenizer != nullptr) {
+    tokenizer->save_tokenizer_json((dir / "tokenizer.json").string());
+    nlohmann::json tc = {{"tokenizer_class", "GPT2Tokenizer"}, {"model_max_length", c.n_positions},
+                         {"add_prefix_space", false}};
+    if (eot) {
+      for (const char* key : {"bos_token", "eos_token", "unk_token"}) tc[key] = "<|endoftext|>";
+    }
+    write_json(dir / "tokenizer_config.json", tc);
+  }
 }
 
 }  // namespace kiln::models

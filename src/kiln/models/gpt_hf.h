@@ -12,6 +12,7 @@
 #include "kiln/core/rng.h"
 #include "kiln/models/gpt.h"
 #include "kiln/nn/state_dict.h"
+#include "kiln/text/bpe_tokenizer.h"
 
 namespace kiln::models {
 
@@ -25,5 +26,12 @@ nn::StateDict read_hf_gpt2_weights(const std::filesystem::path& model_safetensor
 /// A model built from `dir`/config.json with `dir`/model.safetensors loaded
 /// (strict: every tensor present, every shape checked and named on mismatch).
 std::unique_ptr<Gpt> load_hf_gpt2(const std::filesystem::path& dir, Generator& gen);
+
+/// Writes `model` as a Hugging Face GPT2LMHeadModel directory: config.json and
+/// model.safetensors (Conv1D weights transposed back to [in, out], the head
+/// tied, metadata format "pt"), plus tokenizer.json and tokenizer_config.json
+/// when `tokenizer` is given. Each file is written atomically; `dir` is created.
+/// load_hf_gpt2 reads it back bit for bit.
+void save_hf_gpt2(const Gpt& model, const std::filesystem::path& dir, const text::BpeTokenizer* tokenizer = nullptr);
 
 }  // namespace kiln::models

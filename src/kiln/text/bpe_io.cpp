@@ -71,10 +71,14 @@ std::string type_of(const json& component) {
 }  // namespace
 
 BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& encoder_json, const std::string& vocab_bpe) {
-  BpeModel model;
-  model.vocab = read_vocab_object(parse_json(encoder_json, detail::read_file(encoder_json)), encoder_json);
+  return from_gpt2_text(detail::read_file(encoder_json), detail::read_file(vocab_bpe), encoder_json, vocab_bpe);
+}
 
-  const std::string merges_text = detail::read_file(vocab_bpe);
+BpeTokenizer BpeTokenizer::from_gpt2_text(std::string_view encoder_json_text, std::string_view merges_text,
+                                          const std::string& encoder_json, const std::string& vocab_bpe) {
+  BpeModel model;
+  model.vocab = read_vocab_object(parse_json(encoder_json, std::string(encoder_json_text)), encoder_json);
+
   std::vector<std::size_t> lines;  // rank -> 1-based line
   std::size_t line_no = 0;
   for (std::size_t pos = 0; pos < merges_text.size();) {

@@ -97,6 +97,9 @@ class BpeTokenizer {
   /// GPT-2's own files: encoder.json (token -> id) and vocab.bpe (merges).
   /// "<|endoftext|>" becomes a special token when the vocabulary has it.
   static BpeTokenizer from_gpt2_files(const std::string& encoder_json, const std::string& vocab_bpe);
+  /// The same from the files' contents; the names are used in error messages.
+  static BpeTokenizer from_gpt2_text(std::string_view encoder_json_text, std::string_view vocab_bpe_text,
+                                     const std::string& encoder_json_name, const std::string& vocab_bpe_name);
   /// A Hugging Face tokenizer.json with a BPE model and ByteLevel pre-tokenizer.
   /// Merges may be "a b" strings or ["a", "b"] pairs.
   static BpeTokenizer from_tokenizer_json(const std::string& path);

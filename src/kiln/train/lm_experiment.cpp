@@ -20,6 +20,8 @@
 #include "kiln/ops/ops.h"
 #include "kiln/text/bpe_tokenizer.h"
 #include "kiln/text/char_tokenizer.h"
+#include "kiln/models/gpt_hf.h"
+#include "kiln/text/gpt2_builtin.h"
 #include "kiln/train/checkpoint.h"
 #include "kiln/train/interrupt.h"
 #include "kiln/train/lm_trainer.h"
@@ -79,8 +81,10 @@ class Codec {
  public:
   explicit Codec(const DataManifest& m) {
     if (m.tokenizer == "gpt2") {
-      bpe_ = std::make_unique<text::BpeTokenizer>(text::BpeTokenizer::from_gpt2_files(
-          (m.gpt2_vocab_dir / "encoder.json").string(), (m.gpt2_vocab_dir / "vocab.bpe").string()));
+      bpe_ = std::make_unique<text::BpeTokenizer>(
+          m.gpt2_vocab_dir.empty() ? text::load_gpt2_builtin()
+                                   : text::BpeTokenizer::from_gpt2_files((m.gpt2_vocab_dir / "encoder.json").string(),
+                                                                          (m.gpt2_vocab_dir / "vocab.bpe").string()));
     } else if (m.tokenizer == "char") {
       chars_ = std::make_unique<text::CharTokenizer>(text::CharTokenizer::load(m.char_vocab.string()));
     } else {
@@ -95,6 +99,8 @@ class Codec {
     const std::vector<text::TokenId> t(ids.begin(), ids.end());
     return bpe_ ? bpe_->decode(t) : chars_->decode(t);
   }
+  /// The BPE tokenizer, or null for a character vocabulary.
+  const text::BpeTokenizer* bpe() const { return bpe_.get(); }
 
  private:
   std::unique_ptr<text::BpeTokenizer> bpe_;
@@ -303,6 +309,9 @@ RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov)
   save();
   io::save_safetensors(run.output_dir / "model.safetensors", model.state_dict().entries(),
                        {{"kiln.model", "gpt"}, {"kiln.gpt", run.model.str()}});
+  // The same weights in Hugging Face's layout, for `kiln generate` and transformers.
+  const Codec codec(manifest);
+  models::save_hf_gpt2(model, run.output_dir / "hf", codec.bpe());
   const double val = final_val ? *final_val : evaluate();  // evaluated here when resuming a finished run
   result.test["val_loss"] = val;
   result.test["val_perplexity"] = std::exp(val);
@@ -311,7 +320,6 @@ RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov)
             << " (unigram baseline " << fmt("%.1f", unigram) << ")\n";
 
   if (!run.prompts.empty()) {
-    const Codec codec(manifest);
     std::ofstream samples(run.output_dir / "samples.txt");
     model.eval();
     for (const std::string& prompt : run.prompts) {
