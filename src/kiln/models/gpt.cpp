@@ -4,6 +4,7 @@
 #include <string>
 
 #include "kiln/nn/init.h"
+#include "kiln/nn/module_group.h"
 #include "kiln/ops/lm_head_loss.h"
 #include "kiln/ops/ops.h"
 
@@ -25,17 +26,6 @@ void init_zero(const Tensor& t) {
   Tensor handle = t;
   nn::init::zeros_(handle);
 }
-
-// A module that only names its children (torch's ModuleList / a plain container).
-class ModuleGroup : public nn::Module {
- public:
-  explicit ModuleGroup(std::string name) : name_(std::move(name)) {}
-  std::string name() const override { return name_; }
-  void add(const std::string& n, std::shared_ptr<nn::Module> m) { register_module(n, std::move(m)); }
-
- private:
-  std::string name_;
-};
 
 Tensor maybe_dropout(const Tensor& x, double p, bool training, Generator& gen) {
   return (p > 0.0 && training) ? dropout(x, p, true, gen) : x;
@@ -97,14 +87,14 @@ GptBlock::GptBlock(const GptConfig& config, Generator& gen) : config_(config), g
   ln_1_ = register_module("ln_1", std::make_shared<nn::LayerNorm>(ln));
   // Registered under attn.* and mlp.* through holder modules so the names
   // match Hugging Face's ("h.0.attn.c_attn.weight").
-  auto attn_holder = std::make_shared<ModuleGroup>("Attention");
+  auto attn_holder = std::make_shared<nn::ModuleGroup>("Attention");
   c_attn_ = std::make_shared<nn::Linear>(C, 3 * C, true, gen);
   attn_proj_ = std::make_shared<nn::Linear>(C, C, true, gen);
   attn_holder->add("c_attn", c_attn_);
   attn_holder->add("c_proj", attn_proj_);
   register_module("attn", attn_holder);
   ln_2_ = register_module("ln_2", std::make_shared<nn::LayerNorm>(ln));
-  auto mlp_holder = std::make_shared<ModuleGroup>("Mlp");
+  auto mlp_holder = std::make_shared<nn::ModuleGroup>("Mlp");
   c_fc_ = std::make_shared<nn::Linear>(C, 4 * C, true, gen);
   mlp_proj_ = std::make_shared<nn::Linear>(4 * C, C, true, gen);
   mlp_holder->add("c_fc", c_fc_);
@@ -169,7 +159,7 @@ Gpt::Gpt(const GptConfig& config, Generator& gen) : config_(config), gen_(&gen) 
                                     nn::EmbeddingOptions{.num_embeddings = config_.vocab_size, .embedding_dim = C}, gen));
   wpe_ = register_module("wpe", std::make_shared<nn::Embedding>(
                                     nn::EmbeddingOptions{.num_embeddings = config_.n_positions, .embedding_dim = C}, gen));
-  auto h = std::make_shared<ModuleGroup>("ModuleList");
+  auto h = std::make_shared<nn::ModuleGroup>("ModuleList");
   for (std::int64_t i = 0; i < config_.n_layer; ++i) {
     blocks_.push_back(std::make_shared<GptBlock>(config_, gen));
     h->add(std::to_string(i), blocks_.back());
