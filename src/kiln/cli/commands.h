@@ -18,6 +18,8 @@ void add_tokenize_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 /// `kiln generate --model DIR [PROMPT]`: text from a GPT, streamed.
 void add_generate_command(CLI::App& app);
+/// `kiln convert IN OUT`: GPT-2 between Hugging Face layout and GGUF.
+void add_convert_command(CLI::App& app);
 /// `kiln data prepare`: text into train.bin / val.bin token files for language-model training.
 void add_data_command(CLI::App& app);
 

@@ -18,6 +18,8 @@
 #include "kiln/core/rng.h"
 #include "kiln/generate/generate.h"
 #include "kiln/generate/gpt_lm.h"
+#include "kiln/io/gguf.h"
+#include "kiln/models/gpt_gguf.h"
 #include "kiln/models/gpt_hf.h"
 #include "kiln/text/gpt2_builtin.h"
 #include "kiln/text/load_tokenizer.h"
@@ -68,6 +70,7 @@ text::BpeTokenizer resolve_tokenizer(const GenerateOptions& o, const models::Gpt
   if (o.tokenizer == "gpt2") return text::load_gpt2_builtin();
   if (!o.tokenizer.empty()) return text::load_tokenizer_path(o.tokenizer);
   const fs::path dir = o.model;
+  if (dir.extension() == ".gguf") return text::BpeTokenizer::from_gguf(io::GgufFile::open(dir));  // its own vocabulary
   std::error_code ec;
   if (fs::exists(dir / "tokenizer.json", ec)) return text::BpeTokenizer::from_tokenizer_json((dir / "tokenizer.json").string());
   if (fs::exists(dir / "vocab.json", ec) && fs::exists(dir / "merges.txt", ec)) {  // transformers' slow-tokenizer files
@@ -126,16 +129,13 @@ void run_generate(GenerateOptions& o) {
   if (o.threads > 0) set_num_threads(o.threads);
   const fs::path dir = o.model;
   std::error_code ec;
-  if (dir.extension() == ".gguf") {
-    throw Error("--model " + o.model + ": GGUF models are not loadable by kiln generate yet; give a Hugging Face "
-                "directory (config.json + model.safetensors)");
-  }
-  if (!fs::is_directory(dir, ec) || !fs::exists(dir / "config.json", ec)) {
-    throw Error("--model " + o.model + " is not a model directory: expected config.json and model.safetensors "
-                "(Hugging Face layout, as kiln's LM runs export to their hf/ directory)");
+  const bool gguf = dir.extension() == ".gguf";
+  if (!gguf && (!fs::is_directory(dir, ec) || !fs::exists(dir / "config.json", ec))) {
+    throw Error("--model " + o.model + " is not a model: expected a GGUF file or a directory with config.json and "
+                "model.safetensors (Hugging Face layout, as kiln's LM runs export to their hf/ directory)");
   }
   Generator gen(0);
-  const std::unique_ptr<models::Gpt> model = models::load_hf_gpt2(dir, gen);
+  const std::unique_ptr<models::Gpt> model = gguf ? models::load_gpt2_gguf(dir, gen) : models::load_hf_gpt2(dir, gen);
   const text::BpeTokenizer tok = resolve_tokenizer(o, model->config());
   if (static_cast<std::int64_t>(tok.vocab_size()) > model->config().vocab_size) {
     throw Error("the tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model only " +
@@ -224,11 +224,13 @@ void add_generate_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("generate", "Continue a prompt with a GPT (greedy, sampling or beam search)");
   cmd->add_option("prompt", o->prompt, "The prompt text; '-' or none reads it from stdin")
       ->each([o](const std::string&) { o->prompt_set = true; });
-  cmd->add_option("--model", o->model, "Model directory in Hugging Face layout (config.json + model.safetensors)")
+  cmd->add_option("--model", o->model,
+                  "A GPT-2 GGUF file (f32, f16, q8_0, q4_0; llama.cpp's or kiln's) or a directory in Hugging Face "
+                  "layout (config.json + model.safetensors)")
       ->required();
   cmd->add_option("--tokenizer", o->tokenizer,
-                  "'gpt2' (built in), a tokenizer.json, a GGUF file or a directory (default: the model directory's "
-                  "tokenizer.json, else GPT-2's for a 50257-token model)");
+                  "'gpt2' (built in), a tokenizer.json, a GGUF file or a directory (default: a GGUF model's own, the "
+                  "model directory's tokenizer.json, else GPT-2's for a 50257-token model)");
   cmd->add_option("-n,--max-new-tokens", o->max_new_tokens, "Tokens to generate at most")->check(kNonNegative);
   cmd->add_option("--temperature", o->temperature, "0 = greedy; above 0 samples at this temperature")->check(kNonNegative);
   cmd->add_option("--top-k", o->top_k, "Sample among the k most likely tokens (0 = off)")->check(kNonNegative);

@@ -41,6 +41,7 @@ int run(int argc, char** argv) {
   kiln::cli::add_inspect_command(app);
   kiln::cli::add_data_command(app);
   kiln::cli::add_generate_command(app);
+  kiln::cli::add_convert_command(app);
 
   try {
     app.parse(argc, argv);
