@@ -80,7 +80,7 @@ TEST(GenerateCli, BadInputIsRefusedWithTheCause) {
   for (int i = 0; i < 70; ++i) long_prompt += " word";
   expect_clean_error(run_kiln({"generate", "--model", model, long_prompt}), "above the model's context of 64");
   const TempDir tmp;
-  expect_clean_error(run_kiln({"generate", "--model", tmp.path().string(), "hi"}), "is not a model directory");
+  expect_clean_error(run_kiln({"generate", "--model", tmp.path().string(), "hi"}), "is not a model: expected a GGUF file or a directory");
   expect_clean_error(run_kiln({"generate", "--model", model, "hi", "--tokenizer", (tmp.path() / "none.json").string()}),
                      "no such file");
   // A tokenizer with a broken merge line names the file and line.
