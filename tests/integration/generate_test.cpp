@@ -92,3 +92,36 @@ TEST(GenerateCli, BadInputIsRefusedWithTheCause) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace kiln_it;
+
+TEST(ConvertCli, GgufExportsGenerateTheSameGreedyTokens) {
+  const TempDir tmp;
+  const auto tokens_of = [&](const std::string& model) {
+    const Result r = run_kiln({"generate", "--model", model, "Hello world", "-n", "10", "--ignore-eos", "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out)["tokens"] : nlohmann::json();
+  };
+  const auto want = tokens_of(fixture("tiny-gpt2"));
+  for (const std::string type : {"f32", "f16", "q8_0"}) {
+    const std::string out = (tmp.path() / ("tiny-" + type + ".gguf")).string();
+    const Result c = run_kiln({"convert", fixture("tiny-gpt2"), out, "--type", type});
+    ASSERT_EQ(c.exit_code, 0) << c.err;
+    if (type == "f32") {
+      EXPECT_EQ(tokens_of(out), want);  // exact weights: the same tokens
+    }
+    EXPECT_EQ(tokens_of(out).size(), 10U) << type;
+  }
+  // And back to Hugging Face layout from the f32 GGUF: bit for bit, the same tokens.
+  const Result back = run_kiln({"convert", (tmp.path() / "tiny-f32.gguf").string(), (tmp.path() / "hf").string()});
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(tokens_of((tmp.path() / "hf").string()), want);
+  expect_clean_error(run_kiln({"convert", fixture("tiny-gpt2"), (tmp.path() / "x.gguf").string(), "--type", "q4_0"}),
+                     "--type");
+  expect_clean_error(run_kiln({"convert", tmp.path().string(), (tmp.path() / "y.gguf").string()}),
+                     "neither a GGUF file nor a directory with config.json");
+}
+
+}  // namespace
