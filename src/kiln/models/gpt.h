@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kiln/core/rng.h"
+#include "kiln/models/language_model.h"
 #include "kiln/nn/embedding.h"
 #include "kiln/nn/layer_norm.h"
 #include "kiln/nn/linear.h"
@@ -95,7 +96,7 @@ class GptBlock : public nn::Module {
   std::shared_ptr<nn::Linear> c_attn_, attn_proj_, c_fc_, mlp_proj_;
 };
 
-class Gpt : public nn::Module {
+class Gpt : public LanguageModel {
  public:
   /// Random GPT-2 initialisation: N(0, 0.02) weights, residual projections
   /// scaled by 1/√(2·n_layer), zero biases, unit LayerNorm gains. `gen` must
@@ -116,7 +117,11 @@ class Gpt : public nn::Module {
   Tensor logits(const Tensor& ids, const Tensor& attention_mask = Tensor());
   /// Mean next-token cross-entropy over every position of targets i64 [B, T]
   /// (positions equal to ignore_index are skipped), without the B·T·V logits.
-  Tensor loss(const Tensor& ids, const Tensor& targets, std::int64_t ignore_index = -100);
+  Tensor loss(const Tensor& ids, const Tensor& targets, std::int64_t ignore_index = -100) override;
+  std::int64_t vocab_size() const override { return config_.vocab_size; }
+  std::int64_t context_length() const override { return config_.n_positions; }
+  double train_flops_per_token(std::int64_t T) const override { return config_.train_flops_per_token(T); }
+  std::string describe() const override { return "GPT (" + config_.str() + ")"; }
 
   const Tensor& wte() const { return wte_->weight(); }
 

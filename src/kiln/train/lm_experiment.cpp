@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,12 @@
 #include "kiln/core/parallel.h"
 #include "kiln/io/safetensors.h"
 #include "kiln/io/token_file.h"
+#include "kiln/generate/generate.h"
+#include "kiln/generate/gpt_lm.h"
+#include "kiln/generate/lstm_lm_adapter.h"
 #include "kiln/models/gpt.h"
+#include "kiln/models/kneser_ney.h"
+#include "kiln/models/lstm_lm.h"
 #include "kiln/ops/ops.h"
 #include "kiln/text/bpe_tokenizer.h"
 #include "kiln/text/char_tokenizer.h"
@@ -47,12 +53,16 @@ struct LmRun {
   fs::path data_dir;
   DataManifest manifest;
   std::uint64_t seed = 0;
-  models::GptConfig model;
+  std::string model_type = "gpt";  // "gpt" or "lstm"
+  models::GptConfig model;         // model.type = "gpt"
+  models::LstmLmConfig lstm;       // model.type = "lstm"
   LmTrainOptions train;
   std::int64_t batch_size = 8, seq_len = 128;
   std::int64_t eval_every = 200, eval_batches = 20, log_every = 10, checkpoint_every = 0;
   std::vector<std::string> prompts;
   std::int64_t sample_tokens = 64;
+
+  std::int64_t vocab_size() const { return model_type == "gpt" ? model.vocab_size : lstm.vocab_size; }
 };
 
 DataManifest read_manifest(const fs::path& dir) {
@@ -107,8 +117,29 @@ class Codec {
   std::unique_ptr<text::CharTokenizer> chars_;
 };
 
+models::LstmLmConfig read_lstm(const config::Node& m, std::int64_t data_vocab) {
+  m.allow_only({"type", "vocab_size", "embedding_dim", "hidden_size", "num_layers", "dropout", "tie_weights"});
+  models::LstmLmConfig c;
+  c.vocab_size = m.get_int("vocab_size", data_vocab);
+  if (c.vocab_size < data_vocab) {
+    m.at("vocab_size").fail("is " + std::to_string(c.vocab_size) + ", below the data's vocabulary of " +
+                            std::to_string(data_vocab));
+  }
+  c.embedding_dim = m.get_int("embedding_dim", c.embedding_dim);
+  c.hidden_size = m.get_int("hidden_size", c.hidden_size);
+  c.num_layers = m.get_int("num_layers", c.num_layers);
+  c.dropout = m.get_double("dropout", 0.0);
+  c.tie_weights = m.has("tie_weights") ? m.at("tie_weights").as_bool() : true;
+  try {
+    c.validate();
+  } catch (const Error& e) {
+    m.fail(e.what());
+  }
+  return c;
+}
+
 models::GptConfig read_model(const config::Node& m, std::int64_t data_vocab) {
-  m.allow_only({"preset", "vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "dropout"});
+  m.allow_only({"type", "preset", "vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "dropout"});
   models::GptConfig c = m.has("preset") ? models::gpt_preset(m.at("preset").as_string()) : models::gpt2_tiny();
   c.vocab_size = m.get_int("vocab_size", data_vocab);
   if (c.vocab_size < data_vocab) {
@@ -139,7 +170,16 @@ LmRun read_run(const config::Document& doc, const RunOverrides& ov) {
   data.allow_only({"dir"});
   r.data_dir = ov.data_path.value_or(data.at("dir").as_string());
   r.manifest = read_manifest(r.data_dir);
-  r.model = read_model(root.at("model"), r.manifest.vocab_size);
+  const config::Node model_node = root.at("model");
+  r.model_type = model_node.get_string("type", "gpt");
+  if (r.model_type == "gpt") {
+    r.model = read_model(model_node, r.manifest.vocab_size);
+  } else if (r.model_type == "lstm") {
+    r.lstm = read_lstm(model_node, r.manifest.vocab_size);
+  } else {
+    model_node.at("type").fail("must be \"gpt\" or \"lstm\", got \"" + r.model_type + "\"");
+  }
+  const std::int64_t model_context = r.model_type == "gpt" ? r.model.n_positions : std::int64_t{1} << 20;
 
   const std::optional<config::Node> t = root.find("train");
   if (t) {
@@ -150,7 +190,7 @@ LmRun read_run(const config::Document& doc, const RunOverrides& ov) {
   const auto ti = [&](const char* k, std::int64_t d) { return t ? t->get_int(k, d) : d; };
   const auto td = [&](const char* k, double d) { return t ? t->get_double(k, d) : d; };
   r.batch_size = ti("batch_size", 8);
-  r.seq_len = ti("seq_len", std::min<std::int64_t>(128, r.model.n_positions));
+  r.seq_len = ti("seq_len", std::min<std::int64_t>(128, model_context));
   r.train.total_steps = ov.epochs.value_or(ti("steps", 1000));  // --epochs N means N steps here
   r.train.grad_accum = ti("grad_accum", 1);
   r.train.lr = td("lr", 6e-4);
@@ -169,9 +209,9 @@ LmRun read_run(const config::Document& doc, const RunOverrides& ov) {
   r.checkpoint_every = ov.checkpoint_every_steps >= 0 ? ov.checkpoint_every_steps : ti("checkpoint_every", 0);
   if (r.batch_size < 1) t->at("batch_size").fail("must be >= 1");
   if (r.seq_len < 1) t->at("seq_len").fail("must be >= 1");
-  if (r.seq_len > r.model.n_positions) {
+  if (r.seq_len > model_context) {
     t->at("seq_len").fail("is " + std::to_string(r.seq_len) + ", above the model's context of " +
-                          std::to_string(r.model.n_positions) + " positions (model.n_positions)");
+                          std::to_string(model_context) + " positions (model.n_positions)");
   }
   if (r.eval_every < 1 || r.eval_batches < 1 || r.log_every < 1) {
     throw Error(root.file() + ": train.eval_every, eval_batches and log_every must be >= 1");
@@ -190,12 +230,11 @@ LmRun read_run(const config::Document& doc, const RunOverrides& ov) {
 
 // Perplexity of a unigram model (add-one smoothed counts of the training ids)
 // on the validation ids: the floor any language model must beat.
-double unigram_perplexity(const io::TokenFile& train, const io::TokenFile& val, std::int64_t vocab) {
+double unigram_perplexity(std::span<const std::uint16_t> train, std::span<const std::uint16_t> v, std::int64_t vocab) {
   std::vector<double> counts(static_cast<std::size_t>(vocab), 1.0);
-  for (const std::uint16_t id : train.tokens()) counts[id] += 1.0;
+  for (const std::uint16_t id : train) counts[id] += 1.0;
   const double total = static_cast<double>(train.size()) + static_cast<double>(vocab);
   double nll = 0.0;
-  const auto v = val.tokens();
   for (std::size_t i = 1; i < v.size(); ++i) nll -= std::log(counts[v[i]] / total);
   return std::exp(nll / static_cast<double>(v.size() > 1 ? v.size() - 1 : 1));
 }
@@ -212,14 +251,20 @@ RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov)
   const LmRun run = read_run(doc, ov);
   const DataManifest& manifest = run.manifest;
   const auto train_file = std::make_shared<const io::TokenFile>(run.data_dir / "train.bin",
-                                                                io::TokenFileReadOptions{.vocab_size = run.model.vocab_size});
+                                                                io::TokenFileReadOptions{.vocab_size = run.vocab_size()});
   const auto val_file = std::make_shared<const io::TokenFile>(run.data_dir / "val.bin",
-                                                              io::TokenFileReadOptions{.vocab_size = run.model.vocab_size});
+                                                              io::TokenFileReadOptions{.vocab_size = run.vocab_size()});
   TokenLoader train_loader(train_file, {.batch_size = run.batch_size, .seq_len = run.seq_len, .seed = run.seed});
   TokenLoader val_loader(val_file, {.batch_size = run.batch_size, .seq_len = run.seq_len, .seed = run.seed});
 
   Generator gen(run.seed);
-  models::Gpt model(run.model, gen);
+  std::unique_ptr<models::LanguageModel> model_ptr;
+  if (run.model_type == "gpt") {
+    model_ptr = std::make_unique<models::Gpt>(run.model, gen);
+  } else {
+    model_ptr = std::make_unique<models::LstmLm>(run.lstm, gen);
+  }
+  models::LanguageModel& model = *model_ptr;
   LmTrainer trainer(model, run.train);
   const fs::path ckpt_path = run.output_dir / "checkpoint.safetensors";
   if (ov.resume) {
@@ -242,10 +287,15 @@ RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov)
   };
 
   const MachinePeak peak = measure_machine_peak(num_threads());
-  const double flops_per_token = run.model.train_flops_per_token(run.seq_len);
+  const double flops_per_token = model.train_flops_per_token(run.seq_len);
   const std::int64_t tokens_per_step = run.batch_size * run.seq_len * run.train.grad_accum;
-  const double unigram = unigram_perplexity(*train_file, *val_file, run.model.vocab_size);
-  std::cout << "model GPT (" << run.model.str() << "), " << model.num_parameters() << " parameters\n"
+  // Every perplexity below is over the same held-out tokens: those the
+  // validation windows predict (tokens 1 .. W·T of val.bin).
+  const std::int64_t all_val_batches = val_loader.num_sequential_batches();
+  const std::span<const std::uint16_t> scored =
+      val_file->tokens().subspan(0, static_cast<std::size_t>(val_loader.num_windows() * run.seq_len + 1));
+  const double unigram = unigram_perplexity(train_file->tokens(), scored, run.vocab_size());
+  std::cout << "model " << model.describe() << ", " << model.num_parameters() << " parameters\n"
             << "data " << run.data_dir.string() << ": " << train_file->size() << " training and " << val_file->size()
             << " validation tokens (" << manifest.tokenizer << " tokenizer); unigram validation perplexity "
             << fmt("%.1f", unigram) << "\n"
@@ -307,27 +357,46 @@ RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov)
     }
   }
   save();
-  io::save_safetensors(run.output_dir / "model.safetensors", model.state_dict().entries(),
-                       {{"kiln.model", "gpt"}, {"kiln.gpt", run.model.str()}});
-  // The same weights in Hugging Face's layout, for `kiln generate` and transformers.
   const Codec codec(manifest);
-  models::save_hf_gpt2(model, run.output_dir / "hf", codec.bpe());
-  const double val = final_val ? *final_val : evaluate();  // evaluated here when resuming a finished run
+  if (run.model_type == "gpt") {
+    io::save_safetensors(run.output_dir / "model.safetensors", model.state_dict().entries(),
+                         {{"kiln.model", "gpt"}, {"kiln.gpt", run.model.str()}});
+    // The same weights in Hugging Face's layout, for `kiln generate` and transformers.
+    models::save_hf_gpt2(static_cast<const models::Gpt&>(model), run.output_dir / "hf", codec.bpe());
+  } else {
+    io::save_safetensors(run.output_dir / "model.safetensors", model.state_dict().entries(),
+                         {{"kiln.model", "lstm_lm"}, {"kiln.lstm_lm", run.lstm.str()}});
+  }
+  // The final figure covers every validation window (the in-loop ones, eval_batches).
+  // The last in-loop evaluation is reused when it already covered them all.
+  const double val = final_val && val_batches == all_val_batches
+                         ? *final_val
+                         : trainer.evaluate([&](std::int64_t i) { return val_loader.sequential_batch(i); }, all_val_batches);
+  const double kn3 = std::exp(models::KneserNeyLm(train_file->tokens(), run.vocab_size(), 3).cross_entropy(scored));
   result.test["val_loss"] = val;
   result.test["val_perplexity"] = std::exp(val);
   result.test["unigram_perplexity"] = unigram;
-  std::cout << "validation loss " << fmt("%.4f", val) << ", perplexity " << fmt("%.2f", std::exp(val))
-            << " (unigram baseline " << fmt("%.1f", unigram) << ")\n";
+  result.test["kneser_ney3_perplexity"] = kn3;
+  std::cout << "validation loss " << fmt("%.4f", val) << ", perplexity " << fmt("%.2f", std::exp(val)) << " over "
+            << (scored.size() - 1) << " held-out tokens (baselines on the same tokens: unigram " << fmt("%.1f", unigram)
+            << ", Kneser-Ney trigram " << fmt("%.1f", kn3) << ")\n";
 
   if (!run.prompts.empty()) {
     std::ofstream samples(run.output_dir / "samples.txt");
-    model.eval();
+    std::unique_ptr<generate::IncrementalLm> lm;
+    if (run.model_type == "gpt") {
+      lm = std::make_unique<generate::GptLm>(static_cast<models::Gpt&>(model));
+    } else {
+      lm = std::make_unique<generate::LstmLmAdapter>(static_cast<models::LstmLm&>(model));
+    }
     for (const std::string& prompt : run.prompts) {
       std::vector<std::int64_t> ids = codec.encode(prompt);
       if (ids.empty()) ids.push_back(0);
-      const Tensor out = models::generate_greedy(
-          model, Tensor::from_vector(ids, {1, static_cast<std::int64_t>(ids.size())}), run.sample_tokens);
-      const std::string textout = codec.decode(out.to_vector<std::int64_t>());
+      const std::int64_t room = std::max<std::int64_t>(0, model.context_length() - static_cast<std::int64_t>(ids.size()));
+      std::vector<std::int64_t> out = ids;
+      const auto gen_tokens = generate::generate(*lm, ids, {.max_new_tokens = std::min(run.sample_tokens, room)}).tokens;
+      out.insert(out.end(), gen_tokens.begin(), gen_tokens.end());
+      const std::string textout = codec.decode(out);
       std::cout << "sample (greedy) for \"" << prompt << "\":\n" << textout << "\n";
       samples << textout << "\n\n";
     }

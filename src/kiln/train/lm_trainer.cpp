@@ -12,7 +12,7 @@ namespace kiln::train {
 
 namespace {
 
-std::vector<optim::ParamGroup> decay_groups(const models::Gpt& model, double weight_decay) {
+std::vector<optim::ParamGroup> decay_groups(const models::LanguageModel& model, double weight_decay) {
   std::vector<Tensor> decay, no_decay;
   for (const auto& [name, p] : model.named_parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
   return {{.params = decay, .weight_decay = weight_decay}, {.params = no_decay, .weight_decay = 0.0}};
@@ -20,7 +20,7 @@ std::vector<optim::ParamGroup> decay_groups(const models::Gpt& model, double wei
 
 }  // namespace
 
-LmTrainer::LmTrainer(models::Gpt& model, const LmTrainOptions& options) : model_(model), options_(options) {
+LmTrainer::LmTrainer(models::LanguageModel& model, const LmTrainOptions& options) : model_(model), options_(options) {
   if (options.grad_accum < 1) throw Error("LM training: grad_accum must be at least 1, got " + std::to_string(options.grad_accum));
   if (options.total_steps < 1) throw Error("LM training: steps must be at least 1, got " + std::to_string(options.total_steps));
   if (options.warmup_steps < 0 || options.warmup_steps > options.total_steps) {

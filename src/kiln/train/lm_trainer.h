@@ -11,7 +11,7 @@
 #include <functional>
 #include <memory>
 
-#include "kiln/models/gpt.h"
+#include "kiln/models/language_model.h"
 #include "kiln/nn/state_dict.h"
 #include "kiln/optim/adam.h"
 #include "kiln/optim/lr_scheduler.h"
@@ -42,7 +42,7 @@ struct LmStepResult {
 
 class LmTrainer {
  public:
-  LmTrainer(models::Gpt& model, const LmTrainOptions& options);
+  LmTrainer(models::LanguageModel& model, const LmTrainOptions& options);
 
   /// One optimizer step over options.grad_accum micro-batches from `next_batch`.
   LmStepResult step(const std::function<Batch()>& next_batch);
@@ -56,7 +56,7 @@ class LmTrainer {
   const LmTrainOptions& options() const { return options_; }
 
  private:
-  models::Gpt& model_;
+  models::LanguageModel& model_;
   LmTrainOptions options_;
   std::unique_ptr<optim::AdamW> optimizer_;
   std::unique_ptr<optim::LinearWarmupCosine> schedule_;
