@@ -245,6 +245,27 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
+// The model's validation loss beside the unigram and Kneser-Ney trigram
+// baselines, all on the same `scored` tokens (predicted: tokens 1..), printed
+// and put into result.test.
+void report_perplexities(double val_loss, std::span<const std::uint16_t> train, std::span<const std::uint16_t> scored,
+                         std::int64_t vocab, RunResult& result) {
+  const double unigram = unigram_perplexity(train, scored, vocab);
+  const double kn3 = std::exp(models::KneserNeyLm(train, vocab, 3).cross_entropy(scored));
+  result.test["val_loss"] = val_loss;
+  result.test["val_perplexity"] = std::exp(val_loss);
+  result.test["unigram_perplexity"] = unigram;
+  result.test["kneser_ney3_perplexity"] = kn3;
+  std::cout << "validation loss " << fmt("%.4f", val_loss) << ", perplexity " << fmt("%.2f", std::exp(val_loss))
+            << " over " << (scored.size() - 1) << " held-out tokens (baselines on the same tokens: unigram "
+            << fmt("%.1f", unigram) << ", Kneser-Ney trigram " << fmt("%.1f", kn3) << ")\n";
+}
+
+std::unique_ptr<models::LanguageModel> make_model(const LmRun& run, Generator& gen) {
+  if (run.model_type == "gpt") return std::make_unique<models::Gpt>(run.model, gen);
+  return std::make_unique<models::LstmLm>(run.lstm, gen);
+}
+
 }  // namespace
 
 RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov) {
@@ -258,12 +279,7 @@ RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov)
   TokenLoader val_loader(val_file, {.batch_size = run.batch_size, .seq_len = run.seq_len, .seed = run.seed});
 
   Generator gen(run.seed);
-  std::unique_ptr<models::LanguageModel> model_ptr;
-  if (run.model_type == "gpt") {
-    model_ptr = std::make_unique<models::Gpt>(run.model, gen);
-  } else {
-    model_ptr = std::make_unique<models::LstmLm>(run.lstm, gen);
-  }
+  const std::unique_ptr<models::LanguageModel> model_ptr = make_model(run, gen);
   models::LanguageModel& model = *model_ptr;
   LmTrainer trainer(model, run.train);
   const fs::path ckpt_path = run.output_dir / "checkpoint.safetensors";
@@ -372,14 +388,7 @@ RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov)
   const double val = final_val && val_batches == all_val_batches
                          ? *final_val
                          : trainer.evaluate([&](std::int64_t i) { return val_loader.sequential_batch(i); }, all_val_batches);
-  const double kn3 = std::exp(models::KneserNeyLm(train_file->tokens(), run.vocab_size(), 3).cross_entropy(scored));
-  result.test["val_loss"] = val;
-  result.test["val_perplexity"] = std::exp(val);
-  result.test["unigram_perplexity"] = unigram;
-  result.test["kneser_ney3_perplexity"] = kn3;
-  std::cout << "validation loss " << fmt("%.4f", val) << ", perplexity " << fmt("%.2f", std::exp(val)) << " over "
-            << (scored.size() - 1) << " held-out tokens (baselines on the same tokens: unigram " << fmt("%.1f", unigram)
-            << ", Kneser-Ney trigram " << fmt("%.1f", kn3) << ")\n";
+  report_perplexities(val, train_file->tokens(), scored, run.vocab_size(), result);
 
   if (!run.prompts.empty()) {
     std::ofstream samples(run.output_dir / "samples.txt");
@@ -401,6 +410,39 @@ RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov)
       samples << textout << "\n\n";
     }
   }
+  return result;
+}
+
+RunResult evaluate_lm_experiment(const config::Document& doc, const RunOverrides& ov) {
+  const LmRun run = read_run(doc, ov);
+  const fs::path weights = run.output_dir / "model.safetensors";
+  if (!fs::exists(weights)) {
+    throw Error("no trained model at " + weights.string() + ": train the config first (kiln train " + doc.root().file() + ")");
+  }
+  Generator gen(run.seed);
+  const std::unique_ptr<models::LanguageModel> model = make_model(run, gen);
+  const io::SafetensorsFile file = io::SafetensorsFile::open(weights);
+  nn::StateDict state;
+  for (const auto& e : file.entries()) state.add(e.name, file.tensor(e.name));
+  try {
+    model->load_state_dict(state, /*strict=*/true);
+  } catch (const Error& e) {
+    throw Error(weights.string() + ": " + e.what());
+  }
+  const auto train_file = std::make_shared<const io::TokenFile>(run.data_dir / "train.bin",
+                                                                io::TokenFileReadOptions{.vocab_size = run.vocab_size()});
+  const auto val_file = std::make_shared<const io::TokenFile>(run.data_dir / "val.bin",
+                                                              io::TokenFileReadOptions{.vocab_size = run.vocab_size()});
+  const TokenLoader val_loader(val_file, {.batch_size = run.batch_size, .seq_len = run.seq_len, .seed = run.seed});
+  LmTrainer trainer(*model, run.train);
+  const double val = trainer.evaluate([&](std::int64_t i) { return val_loader.sequential_batch(i); },
+                                      val_loader.num_sequential_batches());
+  const std::span<const std::uint16_t> scored =
+      val_file->tokens().subspan(0, static_cast<std::size_t>(val_loader.num_windows() * run.seq_len + 1));
+  std::cout << "model " << model->describe() << " from " << weights.string() << "\n";
+  RunResult result;
+  result.output_dir = run.output_dir;
+  report_perplexities(val, train_file->tokens(), scored, run.vocab_size(), result);
   return result;
 }
 

@@ -20,5 +20,8 @@
 namespace kiln::train {
 
 RunResult run_lm_experiment(const config::Document& config, const RunOverrides& overrides);
+/// `kiln eval CONFIG` for task "lm": the run's model.safetensors on every
+/// validation window, beside the unigram and Kneser-Ney trigram baselines.
+RunResult evaluate_lm_experiment(const config::Document& config, const RunOverrides& overrides);
 
 }  // namespace kiln::train
