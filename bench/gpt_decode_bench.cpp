@@ -6,7 +6,7 @@
 // The model comes from a GGUF file (the same file llama.cpp runs), decoded to
 // f32, or is a random GPT-2 preset. Prints the median over --reps runs.
 //
-//   bench_gpt_decode [--gguf FILE | --preset gpt2] [--prompt 512] [--gen 128] [--reps 3] [--threads 2]
+//   bench_gpt_decode [--gguf FILE | --preset gpt2] [--prompt 512] [--gen 128] [--reps 3] [--threads 2] [--bf16]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -19,6 +19,7 @@
 #include "kiln/core/rng.h"
 #include "kiln/models/gpt.h"
 #include "kiln/models/gpt_gguf.h"
+#include "kiln/ops/autocast.h"
 #include "kiln/ops/ops.h"
 
 using namespace kiln;
@@ -41,12 +42,14 @@ int main(int argc, char** argv) {
   std::string gguf, preset = "gpt2";
   std::int64_t prompt = 512, gen_tokens = 128;
   int reps = 3, threads = 2;
+  bool bf16 = false;
   app.add_option("--gguf", gguf, "A gpt2 GGUF file (f32, f16, q8_0: decoded to f32)");
   app.add_option("--preset", preset, "Random weights of a preset when no --gguf");
   app.add_option("--prompt", prompt, "pp: prompt tokens");
   app.add_option("--gen", gen_tokens, "tg: decoded tokens");
   app.add_option("--reps", reps);
   app.add_option("--threads", threads);
+  app.add_flag("--bf16", bf16, "bf16 weights (autocast's cached copy) with f32 accumulation");
   CLI11_PARSE(app, argc, argv);
   try {
     set_num_threads(threads);
@@ -58,6 +61,7 @@ int main(int argc, char** argv) {
     Generator ids_gen(7);
     std::vector<std::int64_t> ids(static_cast<std::size_t>(std::max(prompt, gen_tokens)));
     for (auto& id : ids) id = static_cast<std::int64_t>(ids_gen.next_below(static_cast<std::uint64_t>(c.vocab_size)));
+    const AutocastGuard autocast(bf16 ? DType::bf16 : DType::f32);
     std::vector<double> pp, tg;
     for (int r = 0; r < reps + 1; ++r) {  // the first round warms up (primitives, pool) and is not counted
       if (prompt > 0) {
@@ -77,7 +81,8 @@ int main(int argc, char** argv) {
         if (r > 0) tg.push_back(static_cast<double>(gen_tokens) / seconds_since(t0));
       }
     }
-    std::printf("model %s, %lld parameters, %d threads\n", c.str().c_str(), static_cast<long long>(model->num_parameters()), threads);
+    std::printf("model %s, %lld parameters, %d threads, %s weights\n", c.str().c_str(),
+                static_cast<long long>(model->num_parameters()), threads, bf16 ? "bf16" : "f32");
     if (!pp.empty()) std::printf("pp%lld: %.1f tokens/s (median of %d)\n", static_cast<long long>(prompt), median(pp), reps);
     if (!tg.empty()) std::printf("tg%lld: %.1f tokens/s (median of %d)\n", static_cast<long long>(gen_tokens), median(tg), reps);
   } catch (const std::exception& e) {

@@ -287,7 +287,7 @@ Tensor Gpt::decode(const Tensor& ids, GptKvCache& cache, const Tensor& attention
   }
   cache.length = past + Tn;
   const Tensor last = (*ln_f_)(x.slice(1, Tn - 1, Tn)).view({B, config_.n_embd});
-  return matmul(last, wte().t());
+  return linear(last, wte(), Tensor());  // the tied head as a linear: the decoding GEMV, autocast's bf16 copy
 }
 
 Tensor Gpt::logits(const Tensor& ids, const Tensor& attention_mask) {

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "kiln/backend/cpu/gemv_cpu.h"
 #include "kiln/backend/cpu/register.h"
 #include "kiln/core/parallel.h"
 #include "kiln/ops/kernels.h"
@@ -157,6 +158,7 @@ void matmul_dnnl(const Tensor& a, const Tensor& b, const Tensor& out, bool accum
 
 void linear_dnnl(const Tensor& x, const Tensor& w, const Tensor& bias, LinearActivation act, const Tensor& out) {
   if (out.numel() == 0) return;  // (the op handles K = 0 itself)
+  if (try_linear_gemv(x, w, bias, act, out)) return;  // decoding: 1-4 rows, bound by reading w
   // w [N, K] read as [K, N] through its strides: no transposed copy.
   dnnl_matmul().run(x.unsqueeze(0), w.t().unsqueeze(0), bias, out.unsqueeze(0),
                     {.bias = bias.defined(), .act = act});
