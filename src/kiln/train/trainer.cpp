@@ -163,6 +163,11 @@ History Trainer::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
   const InterruptGuard interrupts;  // SIGINT/SIGTERM set a flag checked after each step
 
   for (; run.epoch < o.epochs && !ctx.stop_training; ++run.epoch) {
+    // A step checkpoint due at the epoch's last batch waits for the epoch's end:
+    // saved before it, a resume would find no batch left and no metric state
+    // to finish the epoch with.
+    bool checkpoint_at_epoch_end = false;
+    bool interrupted_at_epoch_end = false;  // the same for Ctrl-C during the last batch
     for (const auto& cb : callbacks_) cb->on_epoch_begin(ctx, run.epoch);
     loader.start_epoch(run.epoch);
     for (const auto& m : metrics_) m->reset();
@@ -219,7 +224,9 @@ History Trainer::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
         }
         progress.update(b + 1, running, batch.inputs.size(0));
       }
-      if (interrupt_requested()) {
+      if (interrupt_requested() && b + 1 == steps_per_epoch) {
+        interrupted_at_epoch_end = true;  // finish this epoch's logs first, then save and stop (below)
+      } else if (interrupt_requested()) {
         if (o.verbose > 0) progress.abort_line();
         if (o.checkpoint_path.empty()) {
           out << "interrupted at epoch " << run.epoch + 1 << ", batch " << b + 1
@@ -234,7 +241,11 @@ History Trainer::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
         return history_;
       }
       if (o.checkpoint_every_steps > 0 && run.step % o.checkpoint_every_steps == 0 && !o.checkpoint_path.empty()) {
-        save_run_checkpoint(o.checkpoint_path, run);
+        if (b + 1 < steps_per_epoch) {
+          save_run_checkpoint(o.checkpoint_path, run);
+        } else {
+          checkpoint_at_epoch_end = true;
+        }
       }
     }
 
@@ -262,6 +273,18 @@ History Trainer::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
       out << ": " << format_logs(logs) << std::endl;
     }
     for (const auto& cb : callbacks_) cb->on_epoch_end(ctx, run.epoch, logs);
+    if ((checkpoint_at_epoch_end || interrupted_at_epoch_end) && !o.checkpoint_path.empty()) {
+      ctx.save_checkpoint(o.checkpoint_path);  // as "next epoch, first batch"
+    }
+    if (interrupted_at_epoch_end) {
+      out << "interrupted at the end of epoch " << run.epoch + 1
+          << (o.checkpoint_path.empty() ? "; no checkpoint_path was set, so nothing was saved"
+                                        : ": checkpoint saved to " + o.checkpoint_path + " (continue with --resume)")
+          << std::endl;
+      history_.interrupted = true;
+      for (const auto& cb : callbacks_) cb->on_train_end(ctx);
+      return history_;
+    }
     run.next_batch = 0;
     run.epoch_loss_sum = 0.0;
     run.epoch_batches = 0;

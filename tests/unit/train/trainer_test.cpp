@@ -186,6 +186,45 @@ TEST(Trainer, InterruptThenResumeContinuesBitForBit) {
   fs::remove_all(dir);
 }
 
+TEST(Trainer, CheckpointsAtAnEpochsLastBatchResume) {
+  // A step checkpoint or an interrupt that falls on the last batch of an
+  // epoch is saved once that epoch has ended, as the start of the next one:
+  // a resume then has a whole epoch to run (and metrics to report) instead of
+  // none ("accuracy: no samples seen yet").
+  const fs::path dir = temp_dir("epoch_edge");
+  const std::string ckpt = (dir / "ckpt.safetensors").string();
+  const Blobs data = blobs(300, 6);  // 240 training samples: 15 batches of 16 per epoch
+  for (const bool by_interrupt : {false, true}) {
+    fs::remove(ckpt);
+    nn::manual_seed(7);
+    std::vector<double> losses;
+    {
+      auto m = small_model(8);
+      Trainer t = compiled_trainer(m);
+      FitOptions o{.epochs = by_interrupt ? 3 : 1, .batch_size = 16, .validation_split = 0.2, .seed = 11, .verbose = 0};
+      o.checkpoint_path = ckpt;
+      if (by_interrupt) {
+        o.on_step = InterruptAt{15, &losses};
+      } else {
+        o.checkpoint_every_steps = 15;
+      }
+      const History h = t.fit(data.x, data.y, o);
+      EXPECT_EQ(h.interrupted, by_interrupt);
+      EXPECT_EQ(h.epochs.size(), 1U);
+    }
+    clear_interrupt();
+    auto m = small_model(99);
+    Trainer t = compiled_trainer(m);
+    FitOptions o{.epochs = 3, .batch_size = 16, .validation_split = 0.2, .seed = 11, .verbose = 0};
+    o.checkpoint_path = ckpt;
+    o.resume = true;
+    const History h = t.fit(data.x, data.y, o);
+    EXPECT_EQ(h.resumed_at_step, 15) << (by_interrupt ? "interrupt" : "step checkpoint");
+    EXPECT_EQ(h.epochs.size(), 3U);  // epoch 1 from before the resume, then 2 and 3 with their metrics
+  }
+  fs::remove_all(dir);
+}
+
 TEST(Trainer, ResumeRefusesACheckpointOfAnotherRun) {
   const fs::path dir = temp_dir("mismatch");
   const std::string ckpt = (dir / "ckpt.safetensors").string();
