@@ -9,31 +9,18 @@
 
 #include "kiln/io/file_util.h"
 #include "kiln/io/safetensors.h"
+#include "kiln/models/hf_config.h"
 #include "kiln/ops/ops.h"
 
 namespace kiln::models {
 
 BertConfig read_hf_bert_config(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot open BERT config " + path.string());
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path.string() + ": not valid JSON: " + e.what());
-  }
-  const auto fail = [&](const std::string& msg) { throw Error(path.string() + ": " + msg); };
-  if (!j.is_object()) fail("the top level must be an object");
-  const auto get_int = [&](const char* key) -> std::int64_t {
-    if (!j.contains(key) || !j[key].is_number_integer()) fail(std::string("\"") + key + "\" must be an integer");
-    return j[key].get<std::int64_t>();
-  };
-  const auto get_double = [&](const char* key, double fallback) -> double {
-    if (!j.contains(key) || j[key].is_null()) return fallback;
-    if (!j[key].is_number()) fail(std::string("\"") + key + "\" must be a number");
-    return j[key].get<double>();
-  };
-  if (j.contains("model_type") && j["model_type"] != "bert") fail("model_type is " + j["model_type"].dump() + ", expected \"bert\"");
+  const HfConfig cfg(path, "BERT");
+  const nlohmann::json& j = cfg.json();
+  const auto fail = [&](const std::string& msg) { cfg.fail(msg); };
+  const auto get_int = [&](const char* key) { return cfg.integer(key); };
+  const auto get_double = [&](const char* key, double fallback) { return cfg.number(key, fallback); };
+  cfg.expect_model_type("bert");
   const std::string act = j.value("hidden_act", std::string("gelu"));
   if (act != "gelu") fail("hidden_act \"" + act + "\" is not supported (BERT's exact GELU, \"gelu\", is)");
   const std::string pos = j.value("position_embedding_type", std::string("absolute"));
@@ -52,11 +39,7 @@ BertConfig read_hf_bert_config(const std::filesystem::path& path) {
       .hidden_dropout_prob = get_double("hidden_dropout_prob", 0.1),
       .attention_probs_dropout_prob = get_double("attention_probs_dropout_prob", 0.1),
   };
-  try {
-    c.validate();
-  } catch (const Error& e) {
-    fail(e.what());
-  }
+  cfg.validate(c);
   return c;
 }
 
@@ -151,8 +134,7 @@ void save_hf_bert(const Bert& model, const std::filesystem::path& dir) {
     }
   }
   io::save_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
-  const std::string text = config.dump(2) + "\n";
-  io::write_file_atomically(dir / "config.json", {std::as_bytes(std::span(text.data(), text.size()))}, "Hugging Face config.json");
+  write_hf_json(dir / "config.json", config);
 }
 
 }  // namespace kiln::models

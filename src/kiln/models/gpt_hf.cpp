@@ -10,6 +10,7 @@
 
 #include "kiln/io/file_util.h"
 #include "kiln/io/safetensors.h"
+#include "kiln/models/hf_config.h"
 #include "kiln/ops/ops.h"
 
 namespace kiln::models {
@@ -24,28 +25,12 @@ bool is_conv1d_weight(const std::string& name) {
 }  // namespace
 
 GptConfig read_hf_gpt2_config(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot open GPT-2 config " + path.string());
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path.string() + ": not valid JSON: " + e.what());
-  }
-  const auto fail = [&](const std::string& msg) { throw Error(path.string() + ": " + msg); };
-  if (!j.is_object()) fail("the top level must be an object");
-  const auto get_int = [&](const char* key) -> std::int64_t {
-    if (!j.contains(key) || !j[key].is_number_integer()) fail(std::string("\"") + key + "\" must be an integer");
-    return j[key].get<std::int64_t>();
-  };
-  const auto get_double = [&](const char* key, double fallback) -> double {
-    if (!j.contains(key) || j[key].is_null()) return fallback;
-    if (!j[key].is_number()) fail(std::string("\"") + key + "\" must be a number");
-    return j[key].get<double>();
-  };
-  if (j.contains("model_type") && j["model_type"] != "gpt2") {
-    fail("model_type is " + j["model_type"].dump() + ", expected \"gpt2\"");
-  }
+  const HfConfig cfg(path, "GPT-2");
+  const nlohmann::json& j = cfg.json();
+  const auto fail = [&](const std::string& msg) { cfg.fail(msg); };
+  const auto get_int = [&](const char* key) { return cfg.integer(key); };
+  const auto get_double = [&](const char* key, double fallback) { return cfg.number(key, fallback); };
+  cfg.expect_model_type("gpt2");
   const std::string act = j.value("activation_function", std::string("gelu_new"));
   if (act != "gelu_new" && act != "gelu_pytorch_tanh") {
     fail("activation_function \"" + act + "\" is not supported (GPT-2's tanh GELU, gelu_new, is)");
@@ -70,11 +55,7 @@ GptConfig read_hf_gpt2_config(const std::filesystem::path& path) {
       fail("n_inner " + j["n_inner"].dump() + " is not supported (only 4·n_embd)");
     }
   }
-  try {
-    c.validate();
-  } catch (const Error& e) {
-    fail(e.what());
-  }
+  cfg.validate(c);
   return c;
 }
 
@@ -121,10 +102,6 @@ std::unique_ptr<Gpt> load_hf_gpt2(const std::filesystem::path& dir, Generator& g
 
 namespace {
 
-void write_json(const std::filesystem::path& path, const nlohmann::json& j) {
-  const std::string text = j.dump(2) + "\n";
-  io::write_file_atomically(path, {std::as_bytes(std::span(text.data(), text.size()))}, "Hugging Face " + path.filename().string());
-}
 
 }  // namespace
 
@@ -175,7 +152,7 @@ void save_hf_gpt2(const Gpt& model, const std::filesystem::path& dir, const text
     }
   }
   io::save_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
-  write_json(dir / "config.json", config);
+  write_hf_json(dir / "config.json", config);
   if (tokenizer != nullptr) {
     tokenizer->save_tokenizer_json((dir / "tokenizer.json").string());
     nlohmann::json tc = {{"tokenizer_class", "GPT2Tokenizer"}, {"model_max_length", c.n_positions},
@@ -183,7 +160,7 @@ void save_hf_gpt2(const Gpt& model, const std::filesystem::path& dir, const text
     if (eot) {
       for (const char* key : {"bos_token", "eos_token", "unk_token"}) tc[key] = "<|endoftext|>";
     }
-    write_json(dir / "tokenizer_config.json", tc);
+    write_hf_json(dir / "tokenizer_config.json", tc);
   }
 }
 

@@ -245,12 +245,11 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-// The model's validation loss beside the unigram and Kneser-Ney trigram
-// baselines, all on the same `scored` tokens (predicted: tokens 1..), printed
-// and put into result.test.
-void report_perplexities(double val_loss, std::span<const std::uint16_t> train, std::span<const std::uint16_t> scored,
-                         std::int64_t vocab, RunResult& result) {
-  const double unigram = unigram_perplexity(train, scored, vocab);
+// The model's validation loss beside the unigram perplexity (computed by the
+// caller, unigram_perplexity) and the Kneser-Ney trigram, all on the same
+// `scored` tokens (predicted: tokens 1..), printed and put into result.test.
+void report_perplexities(double val_loss, double unigram, std::span<const std::uint16_t> train,
+                         std::span<const std::uint16_t> scored, std::int64_t vocab, RunResult& result) {
   const double kn3 = std::exp(models::KneserNeyLm(train, vocab, 3).cross_entropy(scored));
   result.test["val_loss"] = val_loss;
   result.test["val_perplexity"] = std::exp(val_loss);
@@ -388,7 +387,7 @@ RunResult run_lm_experiment(const config::Document& doc, const RunOverrides& ov)
   const double val = final_val && val_batches == all_val_batches
                          ? *final_val
                          : trainer.evaluate([&](std::int64_t i) { return val_loader.sequential_batch(i); }, all_val_batches);
-  report_perplexities(val, train_file->tokens(), scored, run.vocab_size(), result);
+  report_perplexities(val, unigram, train_file->tokens(), scored, run.vocab_size(), result);
 
   if (!run.prompts.empty()) {
     std::ofstream samples(run.output_dir / "samples.txt");
@@ -442,7 +441,8 @@ RunResult evaluate_lm_experiment(const config::Document& doc, const RunOverrides
   std::cout << "model " << model->describe() << " from " << weights.string() << "\n";
   RunResult result;
   result.output_dir = run.output_dir;
-  report_perplexities(val, train_file->tokens(), scored, run.vocab_size(), result);
+  report_perplexities(val, unigram_perplexity(train_file->tokens(), scored, run.vocab_size()), train_file->tokens(),
+                      scored, run.vocab_size(), result);
   return result;
 }
 
