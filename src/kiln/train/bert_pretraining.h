@@ -48,9 +48,13 @@ struct MaskedBatch {
 MaskedBatch mask_batch(const std::vector<BertPair>& pairs, std::int64_t vocab_size, std::int64_t first_normal_id,
                        const BertSpecialIds& special, Generator& gen, double mask_prob = 0.15);
 
-/// MLM cross-entropy (over labelled positions) + NSP cross-entropy, and each part.
+/// MLM cross-entropy (over labelled positions) + NSP cross-entropy, and each
+/// part; with the logits behind them for accuracy figures.
 struct BertLoss {
   Tensor total, mlm, nsp;
+  Tensor mlm_logits;   ///< [masked positions, V]
+  Tensor mlm_targets;  ///< i64 [masked positions]: the original ids
+  Tensor nsp_logits;   ///< [B, 2]
 };
 BertLoss bert_pretraining_loss(models::Bert& model, const MaskedBatch& batch);
 

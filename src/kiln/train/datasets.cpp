@@ -104,27 +104,44 @@ LabeledData load_fortune_classification(const FortuneTextOptions& o) {
     labels[i] = train_labels[order[i]];
   }
 
-  text::KerasTokenizerConfig tok_config;
-  tok_config.num_words = o.num_words;
-  auto tok = std::make_shared<text::KerasTokenizer>(tok_config);
-  tok->fit_on_texts(texts);
-  const auto encode = [tok, o](const std::vector<std::string>& t) {
-    const auto n = static_cast<std::int64_t>(t.size());
-    if (o.bag_of_words) {
-      const auto m = tok->texts_to_matrix(t, text::matrix_mode_from_name(o.matrix_mode));
-      std::vector<float> v(m.values.begin(), m.values.end());
-      return Tensor::from_vector<float>(v, {n, m.cols});
-    }
-    const auto padded = text::pad_sequences(tok->texts_to_sequences(t), o.maxlen);
-    return Tensor::from_vector<std::int64_t>(padded.values, {n, o.maxlen});
-  };
   LabeledData d;
-  d.train_x = encode(texts);
+  if (o.encode) {
+    const auto encode = [o](const std::vector<std::string>& t) {
+      const auto n = static_cast<std::int64_t>(t.size());
+      std::vector<std::int64_t> values(static_cast<std::size_t>(n * o.maxlen), o.pad_id);
+      for (std::int64_t i = 0; i < n; ++i) {
+        const std::vector<std::int64_t> ids = o.encode(t[static_cast<std::size_t>(i)], o.maxlen);
+        if (static_cast<std::int64_t>(ids.size()) > o.maxlen) {
+          throw Error("fortunes: the tokenizer gave " + std::to_string(ids.size()) + " ids for a text, above maxlen " +
+                      std::to_string(o.maxlen));
+        }
+        std::copy(ids.begin(), ids.end(), values.begin() + i * o.maxlen);
+      }
+      return Tensor::from_vector<std::int64_t>(values, {n, o.maxlen});
+    };
+    d.prepare_texts = encode;
+  } else {
+    text::KerasTokenizerConfig tok_config;
+    tok_config.num_words = o.num_words;
+    auto tok = std::make_shared<text::KerasTokenizer>(tok_config);
+    tok->fit_on_texts(texts);
+    const auto encode = [tok, o](const std::vector<std::string>& t) {
+      const auto n = static_cast<std::int64_t>(t.size());
+      if (o.bag_of_words) {
+        const auto m = tok->texts_to_matrix(t, text::matrix_mode_from_name(o.matrix_mode));
+        std::vector<float> v(m.values.begin(), m.values.end());
+        return Tensor::from_vector<float>(v, {n, m.cols});
+      }
+      const auto padded = text::pad_sequences(tok->texts_to_sequences(t), o.maxlen);
+      return Tensor::from_vector<std::int64_t>(padded.values, {n, o.maxlen});
+    };
+    d.prepare_texts = encode;
+  }
+  d.train_x = d.prepare_texts(texts);
   d.train_y = Tensor::from_vector<std::int64_t>(labels, {static_cast<std::int64_t>(labels.size())});
-  d.test_x = encode(test_texts);
+  d.test_x = d.prepare_texts(test_texts);
   d.test_y = Tensor::from_vector<std::int64_t>(test_labels, {static_cast<std::int64_t>(test_labels.size())});
   d.class_names = o.categories;
-  d.prepare_texts = encode;
   return d;
 }
 

@@ -50,10 +50,15 @@ struct FortuneTextOptions {
   std::string matrix_mode = "binary";   ///< binary, count, freq, tfidf
   std::uint64_t shuffle_seed = 1234;    ///< fixed order of the training rows
   std::int64_t limit_per_category = 0;  ///< > 0: only the first entries of each file (fast tests)
+  /// A pretrained model's tokenizer instead of a fitted Keras one: text →
+  /// ids of at most maxlen tokens (its own special tokens included); rows are
+  /// right-padded with pad_id. num_words, bag_of_words and matrix_mode are unused.
+  std::function<std::vector<std::int64_t>(const std::string& text, std::int64_t max_len)> encode;
+  std::int64_t pad_id = 0;
 };
 
 /// Sequences: x i64 [N, maxlen]; bag of words: x f32 [N, num_words]. The
-/// tokenizer is fitted on the training texts only.
+/// tokenizer is fitted on the training texts only (or given: options.encode).
 LabeledData load_fortune_classification(const FortuneTextOptions& options);
 
 }  // namespace kiln::train

@@ -13,12 +13,14 @@
 #include "kiln/ops/ops.h"
 #include "kiln/optim/optim.h"
 #include "kiln/train/augment.h"
+#include "kiln/train/bert_experiment.h"
 #include "kiln/train/callbacks.h"
 #include "kiln/train/curves_callback.h"
 #include "kiln/train/datasets.h"
 #include "kiln/train/gan_experiment.h"
 #include "kiln/train/lm_experiment.h"
 #include "kiln/train/model_builder.h"
+#include "kiln/train/pretrained_classifier.h"
 #include "kiln/train/trainer.h"
 #include "kiln/train/vae_experiment.h"
 
@@ -39,14 +41,18 @@ struct Classification {
   LabeledData data;
   Shape sample_shape;
   DType input_dtype = DType::f32;
-  std::shared_ptr<nn::Sequential> model;
+  std::shared_ptr<nn::Layer> model;
+  std::string pretrained;  ///< what the body was loaded from (transfer learning), else empty
   AugmentOptions augment;
   std::optional<Normalization> normalization;
 };
 
-LabeledData load_data(const config::Node& d, const RunOverrides& ov) {
+LabeledData load_data(const config::Node& d, const RunOverrides& ov, const PretrainedClassifier* pretrained) {
   const std::string dataset = d.at("dataset").as_string();
   const std::int64_t limit = ov.limit.value_or(d.get_int("limit", 0));
+  if (pretrained != nullptr && dataset != "fortunes") {
+    d.at("dataset").fail("a pretrained text model (model.pretrained) needs a text data set (fortunes), not '" + dataset + "'");
+  }
   if (dataset == "fashion-mnist") {
     d.allow_only({"dataset", "path", "layout", "limit", "normalize", "augment"});
     const std::string path = ov.data_path.value_or(d.get_string("path", "/usr/share/datasets/fashion-mnist"));
@@ -74,6 +80,18 @@ LabeledData load_data(const config::Node& d, const RunOverrides& ov) {
     o.matrix_mode = d.get_string("matrix_mode", o.matrix_mode);
     o.shuffle_seed = static_cast<std::uint64_t>(d.get_int("shuffle_seed", static_cast<std::int64_t>(o.shuffle_seed)));
     o.limit_per_category = limit;
+    if (pretrained != nullptr) {
+      for (const char* k : {"num_words", "representation", "matrix_mode"}) {
+        if (d.has(k)) d.at(k).fail("does not apply with a pretrained model: texts use the model's own tokenizer");
+      }
+      o.maxlen = d.get_int("maxlen", std::min<std::int64_t>(128, pretrained->max_positions));
+      if (o.maxlen < 2 || o.maxlen > pretrained->max_positions) {
+        d.at("maxlen").fail("is " + std::to_string(o.maxlen) + "; the pretrained model takes 2 to " +
+                            std::to_string(pretrained->max_positions) + " tokens");
+      }
+      o.encode = pretrained->encode;
+      o.pad_id = pretrained->pad_id;
+    }
     return load_fortune_classification(o);
   }
   d.at("dataset").fail("unknown dataset '" + dataset + "' (available: fashion-mnist, fortunes)");
@@ -145,6 +163,11 @@ std::shared_ptr<Callback> make_schedule(const config::Node& s, std::int64_t step
   }
   if (name == "warmup_cosine") {
     s.allow_only({"name", "warmup_steps", "min_lr_factor", "start_factor"});
+    if (s.get_int("warmup_steps", 0) > steps_per_epoch * epochs) {
+      s.at("warmup_steps").fail("is " + std::to_string(s.get_int("warmup_steps", 0)) + ", more than the run's " +
+                                std::to_string(steps_per_epoch * epochs) + " steps (" + std::to_string(epochs) +
+                                " epochs of " + std::to_string(steps_per_epoch) + ")");
+    }
     const optim::LinearWarmupCosine::Options opt{.warmup_steps = s.get_int("warmup_steps", 0),
                                                  .total_steps = steps_per_epoch * epochs,
                                                  .start_factor = s.get_double("start_factor", 0.0),
@@ -227,7 +250,25 @@ Classification build_classification(const config::Node& root, const RunOverrides
                                     bool for_training) {
   Classification c;
   const config::Node data = root.at("data");
-  c.data = load_data(data, ov);
+  const config::Node model = root.at("model");
+  std::optional<PretrainedClassifier> pretrained;
+  if (model.has("pretrained")) {
+    // Transfer learning: the body (and its tokenizer) come from a pretrained model.
+    model.allow_only({"pretrained", "freeze_body", "dropout", "from_scratch"});
+    if (!data.has("categories")) data.fail("needs categories (the classes) for a pretrained text classifier");
+    PretrainedClassifierOptions po;
+    po.dir = model.at("pretrained").as_string();
+    po.num_classes = static_cast<std::int64_t>(data.at("categories").as_string_list().size());
+    po.freeze_body = model.get_bool("freeze_body", false);
+    po.dropout = model.get_double("dropout", 0.1);
+    po.from_scratch = model.get_bool("from_scratch", false);
+    try {
+      pretrained = load_pretrained_classifier(po, init_gen);
+    } catch (const Error& e) {
+      model.at("pretrained").fail(e.what());
+    }
+  }
+  c.data = load_data(data, ov, pretrained ? &*pretrained : nullptr);
   if (const auto n = data.find("normalize"); n && n->as_bool()) {
     c.normalization = image_statistics(c.data.train_x);
     c.data.train_x = normalize_images(c.data.train_x, *c.normalization);
@@ -241,9 +282,13 @@ Classification build_classification(const config::Node& root, const RunOverrides
   }
   c.sample_shape.assign(c.data.train_x.shape().begin() + 1, c.data.train_x.shape().end());
   c.input_dtype = c.data.train_x.dtype();
-  const config::Node model = root.at("model");
-  model.allow_only({"layers"});
-  c.model = build_sequential(model.at("layers"), c.sample_shape, c.input_dtype, init_gen);
+  if (pretrained) {
+    c.model = pretrained->model;
+    c.pretrained = pretrained->description + (model.get_bool("freeze_body", false) ? ", body frozen" : "");
+  } else {
+    model.allow_only({"layers"});
+    c.model = build_sequential(model.at("layers"), c.sample_shape, c.input_dtype, init_gen);
+  }
   return c;
 }
 
@@ -299,8 +344,15 @@ RunResult run_classification(const config::Document& doc, const RunOverrides& ov
   trainer.compile(make_optimizer(opt, c.model->parameters()), objective, make_metrics(fit, classes));
 
   out << "data: " << c.data.train_x.size(0) << " training and " << c.data.test_x.size(0) << " test samples, "
-      << classes << " classes; input " << c.data.train_x.str() << "\n"
-      << trainer.summary(c.sample_shape, c.input_dtype) << std::flush;
+      << classes << " classes; input " << c.data.train_x.str() << "\n";
+  if (c.pretrained.empty()) {
+    out << trainer.summary(c.sample_shape, c.input_dtype) << std::flush;
+  } else {
+    std::int64_t trainable = 0;
+    for (const Tensor& p : c.model->parameters()) trainable += p.requires_grad() ? p.numel() : 0;
+    out << "model: classification head on " << c.pretrained << "\n"
+        << "parameters: " << c.model->num_parameters() << " (" << trainable << " trainable)" << std::endl;
+  }
 
   FitOptions fo;
   fo.epochs = ov.epochs.value_or(fit.get_int("epochs", 1));
@@ -411,8 +463,8 @@ RunResult evaluate_classification(const config::Document& doc, const RunOverride
 
 std::string task_of(const config::Document& doc) {
   const std::string task = doc.root().get_string("task", "classify");
-  if (task != "classify" && task != "vae" && task != "gan" && task != "lm") {
-    doc.root().at("task").fail("unknown task '" + task + "' (available: classify, vae, gan, lm)");
+  if (task != "classify" && task != "vae" && task != "gan" && task != "lm" && task != "bert") {
+    doc.root().at("task").fail("unknown task '" + task + "' (available: classify, vae, gan, lm, bert)");
   }
   return task;
 }
@@ -424,6 +476,7 @@ RunResult run_experiment(const config::Document& config, const RunOverrides& ove
   if (task == "vae") return run_vae_experiment(config, overrides);
   if (task == "gan") return run_gan_experiment(config, overrides);
   if (task == "lm") return run_lm_experiment(config, overrides);
+  if (task == "bert") return run_bert_experiment(config, overrides);
   return run_classification(config, overrides);
 }
 

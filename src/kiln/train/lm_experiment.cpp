@@ -30,6 +30,7 @@
 #include "kiln/text/gpt2_builtin.h"
 #include "kiln/train/checkpoint.h"
 #include "kiln/train/interrupt.h"
+#include "kiln/train/lm_train_config.h"
 #include "kiln/train/lm_trainer.h"
 #include "kiln/train/token_loader.h"
 
@@ -188,21 +189,11 @@ LmRun read_run(const config::Document& doc, const RunOverrides& ov) {
                    "checkpoint_every", "precision"});
   }
   const auto ti = [&](const char* k, std::int64_t d) { return t ? t->get_int(k, d) : d; };
-  const auto td = [&](const char* k, double d) { return t ? t->get_double(k, d) : d; };
   r.batch_size = ti("batch_size", 8);
   r.seq_len = ti("seq_len", std::min<std::int64_t>(128, model_context));
-  r.train.total_steps = ov.epochs.value_or(ti("steps", 1000));  // --epochs N means N steps here
-  r.train.grad_accum = ti("grad_accum", 1);
-  r.train.lr = td("lr", 6e-4);
-  r.train.min_lr_factor = td("min_lr_factor", 0.1);
-  r.train.warmup_steps = std::min(ti("warmup_steps", 0), r.train.total_steps);
-  r.train.weight_decay = td("weight_decay", 0.1);
-  r.train.beta1 = td("beta1", 0.9);
-  r.train.beta2 = td("beta2", 0.95);
-  r.train.grad_clip = td("grad_clip", 1.0);
-  const std::string precision = t ? t->get_string("precision", "f32") : "f32";
-  if (precision != "f32" && precision != "bf16") t->at("precision").fail("must be \"f32\" or \"bf16\", got \"" + precision + "\"");
-  r.train.precision = precision == "bf16" ? DType::bf16 : DType::f32;
+  LmTrainOptions defaults;
+  defaults.total_steps = 1000;
+  r.train = read_lm_train_options(t, defaults, ov.epochs);  // --epochs N means N steps here
   r.eval_every = ti("eval_every", 200);
   r.eval_batches = ti("eval_batches", 20);
   r.log_every = ov.log_every > 0 ? ov.log_every : ti("log_every", 10);

@@ -12,7 +12,7 @@ namespace kiln::train {
 
 namespace {
 
-std::vector<optim::ParamGroup> decay_groups(const models::LanguageModel& model, double weight_decay) {
+std::vector<optim::ParamGroup> decay_groups(const nn::Module& model, double weight_decay) {
   std::vector<Tensor> decay, no_decay;
   for (const auto& [name, p] : model.named_parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
   return {{.params = decay, .weight_decay = weight_decay}, {.params = no_decay, .weight_decay = 0.0}};
@@ -20,7 +20,12 @@ std::vector<optim::ParamGroup> decay_groups(const models::LanguageModel& model, 
 
 }  // namespace
 
-LmTrainer::LmTrainer(models::LanguageModel& model, const LmTrainOptions& options) : model_(model), options_(options) {
+LmTrainer::LmTrainer(models::LanguageModel& model, const LmTrainOptions& options)
+    : LmTrainer(static_cast<nn::Module&>(model), options) {
+  lm_ = &model;
+}
+
+LmTrainer::LmTrainer(nn::Module& model, const LmTrainOptions& options) : model_(model), options_(options) {
   if (options.grad_accum < 1) throw Error("LM training: grad_accum must be at least 1, got " + std::to_string(options.grad_accum));
   if (options.total_steps < 1) throw Error("LM training: steps must be at least 1, got " + std::to_string(options.total_steps));
   if (options.warmup_steps < 0 || options.warmup_steps > options.total_steps) {
@@ -43,14 +48,21 @@ LmTrainer::LmTrainer(models::LanguageModel& model, const LmTrainOptions& options
 }
 
 LmStepResult LmTrainer::step(const std::function<Batch()>& next_batch) {
+  if (lm_ == nullptr) throw Error("LM training: step() needs a language model; this trainer takes losses (step_loss)");
+  return step_loss([&] {
+    const Batch b = next_batch();
+    return lm_->loss(b.inputs, b.targets);
+  });
+}
+
+LmStepResult LmTrainer::step_loss(const std::function<Tensor()>& micro_batch_loss) {
   model_.train();
   optimizer_->zero_grad();
   LmStepResult r;
   const double scale = 1.0 / static_cast<double>(options_.grad_accum);
   for (std::int64_t micro = 0; micro < options_.grad_accum; ++micro) {
-    const Batch b = next_batch();
     const AutocastGuard autocast(options_.precision);
-    const Tensor loss = model_.loss(b.inputs, b.targets);
+    const Tensor loss = micro_batch_loss();
     (options_.grad_accum == 1 ? loss : mul(loss, scale)).backward();
     r.loss += loss.item() * scale;
   }
@@ -72,6 +84,7 @@ LmStepResult LmTrainer::step(const std::function<Batch()>& next_batch) {
 }
 
 double LmTrainer::evaluate(const std::function<Batch(std::int64_t)>& batch_at, std::int64_t batches) {
+  if (lm_ == nullptr) throw Error("LM training: evaluate() needs a language model");
   NoGradGuard no_grad;
   const bool was_training = model_.is_training();
   model_.eval();
@@ -80,7 +93,7 @@ double LmTrainer::evaluate(const std::function<Batch(std::int64_t)>& batch_at, s
     const Batch b = batch_at(i);
     const AutocastGuard autocast(options_.precision);
     const double n = static_cast<double>(b.inputs.size(0));
-    total += model_.loss(b.inputs, b.targets).item() * n;  // batches may differ in rows (the last one)
+    total += lm_->loss(b.inputs, b.targets).item() * n;  // batches may differ in rows (the last one)
     rows += n;
   }
   model_.train(was_training);

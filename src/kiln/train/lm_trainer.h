@@ -43,9 +43,15 @@ struct LmStepResult {
 class LmTrainer {
  public:
   LmTrainer(models::LanguageModel& model, const LmTrainOptions& options);
+  /// For a model with its own loss (BERT's MLM + NSP): train with step_loss only.
+  LmTrainer(nn::Module& model, const LmTrainOptions& options);
 
-  /// One optimizer step over options.grad_accum micro-batches from `next_batch`.
+  /// One optimizer step over options.grad_accum micro-batches from `next_batch`
+  /// (a LanguageModel's next-token loss).
   LmStepResult step(const std::function<Batch()>& next_batch);
+  /// One optimizer step over options.grad_accum micro-batch losses, each
+  /// computed by `micro_batch_loss` (called in train mode under the precision's autocast).
+  LmStepResult step_loss(const std::function<Tensor()>& micro_batch_loss);
   /// Mean loss over `batches` (no gradients; the model is put in eval mode and back).
   double evaluate(const std::function<Batch(std::int64_t)>& batch_at, std::int64_t batches);
 
@@ -56,7 +62,8 @@ class LmTrainer {
   const LmTrainOptions& options() const { return options_; }
 
  private:
-  models::LanguageModel& model_;
+  nn::Module& model_;
+  models::LanguageModel* lm_ = nullptr;  // null: step_loss only
   LmTrainOptions options_;
   std::unique_ptr<optim::AdamW> optimizer_;
   std::unique_ptr<optim::LinearWarmupCosine> schedule_;

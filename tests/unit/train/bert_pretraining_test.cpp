@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "kiln/ops/ops.h"
 #include "kiln/optim/adam.h"
 #include "kiln/train/bert_pretraining.h"
 
@@ -95,6 +96,34 @@ TEST(BertPretraining, MlmAndNspLossesFall) {
     opt.step();
   }
   EXPECT_LT(last, 0.7 * first);
+}
+
+TEST(BertPretraining, MlmLossOverMaskedRowsEqualsTheFullIgnoreIndexLoss) {
+  // The loss runs the MLM head on the labelled positions only; it must equal
+  // Hugging Face's cross-entropy over all [B, T, V] logits with -100 ignored.
+  const auto docs = corpus();
+  Generator gen(4);
+  models::Bert model(models::BertConfig{.vocab_size = kVocab, .hidden_size = 32, .num_hidden_layers = 2,
+                                        .num_attention_heads = 4, .intermediate_size = 64,
+                                        .max_position_embeddings = 32, .hidden_dropout_prob = 0.0},
+                     gen);
+  model.eval();
+  std::vector<BertPair> pairs;
+  for (int i = 0; i < 8; ++i) pairs.push_back(make_pair(docs, gen.next_below(6), gen.next_below(3), 16, kSpecial, gen));
+  const MaskedBatch b = mask_batch(pairs, kVocab, kFirstNormal, kSpecial, gen);
+  const BertLoss loss = bert_pretraining_loss(model, b);
+  const models::BertOutputs out = model.encode(b.ids, b.token_types, b.attention_mask);
+  const Tensor logits = model.mlm_logits(out.hidden);
+  const std::int64_t rows = logits.size(0) * logits.size(1);
+  const double full = cross_entropy(logits.reshape({rows, kVocab}), b.mlm_labels.reshape({rows}), -100).item();
+  EXPECT_NEAR(loss.mlm.item(), full, 1e-5 * std::abs(full));
+  std::int64_t labelled = 0;
+  for (const std::int64_t l : b.mlm_labels.to_vector<std::int64_t>()) labelled += l != -100 ? 1 : 0;
+  EXPECT_EQ(loss.mlm_logits.size(0), labelled);
+
+  MaskedBatch none = b;
+  none.mlm_labels = Tensor::full(b.mlm_labels.shape(), -100.0, DType::i64);
+  EXPECT_THROW(bert_pretraining_loss(model, none), Error);
 }
 
 }  // namespace
