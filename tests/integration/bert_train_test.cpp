@@ -62,14 +62,19 @@ fs::path fine_tune_config(const TempDir& dir, const fs::path& pretrained, const 
 TEST(BertTrain, PretrainThenFineTuneOnTheFortuneCategories) {
   const TempDir dir;
   const fs::path bert = dir.path() / "bert";
+  // All the fortunes (so that kiln eval, which has no --limit, sees the same held-out texts), 4 steps.
   const Result pre = run_kiln({"train", example("bert_fortunes.toml"), "--output-dir", bert.string(), "--epochs", "4",
-                               "--limit", "300", "--threads", "2"});
+                               "--threads", "2"});
   ASSERT_EQ(pre.exit_code, 0) << pre.out << pre.err;
   EXPECT_NE(pre.out.find("WordPiece vocabulary"), std::string::npos) << pre.out;
   EXPECT_NE(pre.out.find("held-out MLM loss"), std::string::npos) << pre.out;
   for (const char* f : {"hf/config.json", "hf/model.safetensors", "hf/vocab.txt", "vocab.txt", "log.jsonl"}) {
     EXPECT_TRUE(fs::exists(bert / f)) << f;
   }
+  // kiln eval scores the saved model on the same held-out batches: the same figures.
+  const Result pre_eval = run_kiln({"eval", example("bert_fortunes.toml"), "--output-dir", bert.string()});
+  ASSERT_EQ(pre_eval.exit_code, 0) << pre_eval.out << pre_eval.err;
+  EXPECT_EQ(last_line_with(pre_eval.out, "held-out MLM loss"), last_line_with(pre.out, "held-out MLM loss"));
 
   for (const std::string extra : {"", "from_scratch = true\n", "freeze_body = true\n"}) {
     const fs::path out = dir.path() / ("ft" + std::to_string(extra.size()));  // ft0: full fine-tuning

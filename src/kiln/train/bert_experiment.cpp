@@ -148,6 +148,17 @@ BertEval evaluate(models::Bert& model, const BertCorpus& val, const BertRun& run
   return {mlm_sum / mlm_n, mlm_hits / mlm_n, nsp_sum / nsp_n, nsp_hits / nsp_n};
 }
 
+void report(const BertEval& e, RunResult& result) {
+  result.test["val_mlm_loss"] = e.mlm_loss;
+  result.test["val_mlm_perplexity"] = std::exp(e.mlm_loss);
+  result.test["val_mlm_accuracy"] = e.mlm_accuracy;
+  result.test["val_nsp_loss"] = e.nsp_loss;
+  result.test["val_nsp_accuracy"] = e.nsp_accuracy;
+  std::cout << "held-out MLM loss " << fmt("%.4f", e.mlm_loss) << " (perplexity " << fmt("%.1f", std::exp(e.mlm_loss))
+            << ", accuracy " << fmt("%.3f", e.mlm_accuracy) << "), NSP accuracy " << fmt("%.3f", e.nsp_accuracy)
+            << std::endl;
+}
+
 }  // namespace
 
 RunResult run_bert_experiment(const config::Document& doc, const RunOverrides& ov) {
@@ -276,16 +287,29 @@ RunResult run_bert_experiment(const config::Document& doc, const RunOverrides& o
   save();
   models::save_hf_bert(model, run.output_dir / "hf");
   text::save_vocab_file(*tokenizer, run.output_dir / "hf" / "vocab.txt");
-  const BertEval e = final_eval ? *final_eval : evaluate(model, val_corpus, run);
-  result.test["val_mlm_loss"] = e.mlm_loss;
-  result.test["val_mlm_perplexity"] = std::exp(e.mlm_loss);
-  result.test["val_mlm_accuracy"] = e.mlm_accuracy;
-  result.test["val_nsp_loss"] = e.nsp_loss;
-  result.test["val_nsp_accuracy"] = e.nsp_accuracy;
-  std::cout << "held-out MLM loss " << fmt("%.4f", e.mlm_loss) << " (perplexity " << fmt("%.1f", std::exp(e.mlm_loss))
-            << ", accuracy " << fmt("%.3f", e.mlm_accuracy) << "), NSP accuracy " << fmt("%.3f", e.nsp_accuracy)
-            << "\noutputs in " << run.output_dir.string() << ": hf/ (config.json, model.safetensors, vocab.txt), "
+  report(final_eval ? *final_eval : evaluate(model, val_corpus, run), result);
+  std::cout << "outputs in " << run.output_dir.string() << ": hf/ (config.json, model.safetensors, vocab.txt), "
             << "vocab.txt, checkpoint.safetensors, log.jsonl" << std::endl;
+  return result;
+}
+
+RunResult evaluate_bert_experiment(const config::Document& doc, const RunOverrides& ov) {
+  const BertRun run = read_run(doc, ov);
+  const fs::path hf = run.output_dir / "hf";
+  if (!fs::exists(hf / "model.safetensors")) {
+    throw Error("no pretrained model at " + hf.string() + ": train the config first (kiln train " + doc.root().file() + ")");
+  }
+  std::vector<std::string> train_texts, val_texts;
+  read_texts(run.fortunes_dir, train_texts, val_texts);
+  const auto tokenizer = text::WordPieceTokenizer::from_vocab_file((hf / "vocab.txt").string());
+  const BertCorpus val_corpus(val_texts, tokenizer);
+  Generator gen(run.seed);
+  const std::unique_ptr<models::Bert> model = models::load_hf_bert(hf, gen);
+  std::cout << "model " << model->name() << " from " << hf.string() << "; " << val_corpus.documents()
+            << " held-out fortunes\n";
+  RunResult result;
+  result.output_dir = run.output_dir;
+  report(evaluate(*model, val_corpus, run), result);
   return result;
 }
 

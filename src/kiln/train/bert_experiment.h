@@ -21,5 +21,8 @@
 namespace kiln::train {
 
 RunResult run_bert_experiment(const config::Document& config, const RunOverrides& overrides);
+/// `kiln eval CONFIG` for task "bert": the run's hf/ model on the same held-out
+/// batches the run's own evaluations used.
+RunResult evaluate_bert_experiment(const config::Document& config, const RunOverrides& overrides);
 
 }  // namespace kiln::train

@@ -522,7 +522,8 @@ void predict_experiment(const config::Document& config, const RunOverrides& over
 RunResult evaluate_experiment(const config::Document& config, const RunOverrides& overrides) {
   const std::string task = task_of(config);
   if (task == "lm") return evaluate_lm_experiment(config, overrides);
-  if (task != "classify") config.root().at("task").fail("kiln eval supports classification and lm configs; task '" + task + "' reports its test figures at the end of training");
+  if (task == "bert") return evaluate_bert_experiment(config, overrides);
+  if (task != "classify") config.root().at("task").fail("kiln eval supports classification, lm and bert configs; task '" + task + "' reports its test figures at the end of training");
   return evaluate_classification(config, overrides);
 }
 
