@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "kiln/core/parallel.h"
@@ -42,11 +43,12 @@ int main(int argc, char** argv) {
   std::string gguf, preset = "gpt2";
   std::int64_t prompt = 512, gen_tokens = 128;
   int reps = 3, threads = 2;
-  bool bf16 = false;
+  bool bf16 = false, no_team = false;
   app.add_option("--gguf", gguf, "A gpt2 GGUF file (f32, f16, q8_0: decoded to f32)");
   app.add_option("--preset", preset, "Random weights of a preset when no --gguf");
   app.add_option("--prompt", prompt, "pp: prompt tokens");
   app.add_option("--gen", gen_tokens, "tg: decoded tokens");
+  app.add_flag("--no-team", no_team, "tg without the persistent thread team (an OpenMP region per op)");
   app.add_option("--reps", reps);
   app.add_option("--threads", threads);
   app.add_flag("--bf16", bf16, "bf16 weights (autocast's cached copy) with f32 accumulation");
@@ -73,6 +75,8 @@ int main(int argc, char** argv) {
       }
       if (gen_tokens > 0) {
         models::GptKvCache cache = model->make_cache(1);
+        std::optional<ThreadTeamScope> team;  // as kiln generate decodes
+        if (!no_team) team.emplace();
         const auto t0 = std::chrono::steady_clock::now();
         for (std::int64_t i = 0; i < gen_tokens; ++i) {
           const Tensor logits = model->decode(Tensor::from_vector(std::vector<std::int64_t>{ids[static_cast<std::size_t>(i)]}, {1, 1}), cache);

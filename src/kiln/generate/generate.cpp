@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kiln/core/error.h"
+#include "kiln/core/parallel.h"
 
 namespace kiln::generate {
 
@@ -89,6 +90,7 @@ GenerationResult generate(IncrementalLm& lm, const std::vector<std::int64_t>& pr
   Generator gen(o.seed);
   std::vector<std::int64_t> seen = prompt;  // for the repetition penalty
   Tensor logits = lm.prefill(prompt);
+  const ThreadTeamScope team;  // token by token: a persistent team instead of a parallel region per op
   const SamplingOptions sampling{.temperature = o.temperature, .top_k = o.top_k, .top_p = o.top_p};
   for (std::int64_t step = 0;; ++step) {
     std::vector<float> row = host_row(logits, 0, step);
@@ -180,6 +182,7 @@ std::vector<Hypothesis> beam_search(IncrementalLm& lm, const std::vector<std::in
   FinishedSet finished(k, o.length_penalty);
   std::vector<Beam> beams{Beam{}};
   Tensor logits = lm.prefill(prompt);
+  const ThreadTeamScope team;  // token by token: a persistent team instead of a parallel region per op
   for (std::int64_t t = 1; t <= max_new && !beams.empty(); ++t) {
     // Every (beam, token) continuation; eos ones finish, the k best others live on.
     struct Candidate {
