@@ -13,7 +13,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "kiln/backend/cpu/scalar_math.h"
+#include "kiln/backend/cpu/linear_epilogue.h"
 #include "kiln/core/dtype.h"
 #include "kiln/core/parallel.h"
 
@@ -23,16 +23,6 @@ namespace {
 
 constexpr std::int64_t kMaxRows = 4;
 constexpr std::int64_t kRowsPerTask = 32;  // rows of W per parallel chunk (a few KiB of output)
-
-inline float activate(float v, LinearActivation act) {
-  constexpr float kSqrt2_Pi = 0.79788456080286535588F, kSqrt1_2 = 0.70710678118654752440F;
-  switch (act) {
-    case LinearActivation::none: return v;
-    case LinearActivation::gelu_tanh: return 0.5F * v * (1.0F + tanh_f32(kSqrt2_Pi * (v + 0.044715F * v * v * v)));
-    case LinearActivation::gelu_erf: return 0.5F * v * (1.0F + erf_f32(v * kSqrt1_2));
-  }
-  return v;
-}
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 // Σ of the 16 lanes through memory (measured faster here than _mm512_reduce_add_ps).
@@ -84,7 +74,7 @@ void gemv_block(const T* W, std::int64_t K, const float* x, std::int64_t n0, std
     for (int m = 0; m < M; ++m) {
       __m512 total = acc[m][0];
       for (int u = 1; u < U; ++u) total = _mm512_add_ps(total, acc[m][u]);
-      y[m * y_stride + n] = activate(hsum(total) + (bias != nullptr ? bias[n] : 0.0F), act);
+      y[m * y_stride + n] = apply_linear_activation(hsum(total) + (bias != nullptr ? bias[n] : 0.0F), act);
     }
   }
 }
@@ -97,7 +87,7 @@ void gemv_block(const T* W, std::int64_t K, const float* x, std::int64_t n0, std
       float s = 0.0F;
 #pragma omp simd reduction(+ : s)
       for (std::int64_t k = 0; k < K; ++k) s += static_cast<float>(W[n * K + k]) * x[m * K + k];
-      y[m * y_stride + n] = activate(s + (bias != nullptr ? bias[n] : 0.0F), act);
+      y[m * y_stride + n] = apply_linear_activation(s + (bias != nullptr ? bias[n] : 0.0F), act);
     }
   }
 }
