@@ -21,6 +21,7 @@ Shape contiguous_strides(const Shape& s);
 
 struct Node;
 class Tensor;
+struct Q8_0Weight;  // ops/q8_0_weight.h
 
 /// Shared state behind a Tensor handle. Strides and offset are in elements.
 struct TensorImpl {
@@ -37,6 +38,10 @@ struct TensorImpl {
   // version it was made from (ops/autocast.h owns both; guarded by its mutex).
   std::shared_ptr<TensorImpl> cast_mirror;
   std::uint64_t cast_mirror_version = 0;
+  // The q8_0 copy linear() reads under WeightFormatGuard(q8_0), and the storage
+  // version it was made from (ops/quantized_weights.h owns both, likewise).
+  std::shared_ptr<const Q8_0Weight> q8_0_mirror;
+  std::uint64_t q8_0_mirror_version = 0;
 };
 
 /// A handle to a tensor (cheap to copy; copies share data like torch.Tensor).

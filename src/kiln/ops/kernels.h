@@ -11,6 +11,7 @@
 #include "kiln/core/tensor.h"
 #include "kiln/ops/dispatch.h"
 #include "kiln/ops/linear_activation.h"
+#include "kiln/ops/q8_0_weight.h"
 
 namespace kiln {
 
@@ -52,6 +53,16 @@ using MatmulKernel = void(const Tensor& a, const Tensor& b, const Tensor& out, b
 // training keeps the pre-activation for the backward pass).
 using LinearKernel = void(const Tensor& x, const Tensor& w, const Tensor& bias, LinearActivation act,
                           const Tensor& out);
+// w contiguous f32 [N, K], K a multiple of 32 → q (u8 [N, K]) and d (f16
+// [N, K / 32]) of a Q8_0Weight, rounded as ggml's quantize_row_q8_0_ref rounds.
+using QuantizeQ8_0Kernel = void(const Tensor& w, const Q8_0Weight& out);
+// linear() on a q8_0 weight: out [M, N] contiguous f32 = act(x [M, K] · Wᵀ +
+// bias [N]) with x (contiguous f32, any M) rounded per 32-block to int8 as
+// llama.cpp rounds activations for a q8_0 dot product (d = max|x| / 127 as f16,
+// q = round-half-even(x · 127 / max|x|)), exact integer sums per block scaled
+// by d_w·d_x, f32 accumulation. bias f32 contiguous or undefined. Dispatched on x's dtype.
+using LinearQ8_0Kernel = void(const Tensor& x, const Q8_0Weight& w, const Tensor& bias, LinearActivation act,
+                              const Tensor& out);
 // x, y contiguous [rows, n]; softmax (or log-softmax) along n.
 using SoftmaxKernel = void(const Tensor& x, const Tensor& y, bool log);
 // dy, y, dx contiguous [rows, n]; dx from the output y.
@@ -106,6 +117,8 @@ KernelTable<ReduceKernel>& reduce_kernels();
 KernelTable<ArgmaxKernel>& argmax_kernels();
 KernelTable<MatmulKernel>& matmul_kernels();
 KernelTable<LinearKernel>& linear_kernels();
+KernelTable<QuantizeQ8_0Kernel>& quantize_q8_0_kernels();
+KernelTable<LinearQ8_0Kernel>& linear_q8_0_kernels();
 KernelTable<SoftmaxKernel>& softmax_kernels();
 KernelTable<SoftmaxBackwardKernel>& softmax_backward_kernels();
 KernelTable<CrossEntropyKernel>& cross_entropy_kernels();

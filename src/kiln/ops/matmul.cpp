@@ -3,6 +3,7 @@
 #include "kiln/ops/autocast.h"
 #include "kiln/ops/kernels.h"
 #include "kiln/ops/ops.h"
+#include "kiln/ops/quantized_weights.h"
 
 namespace kiln {
 
@@ -148,6 +149,29 @@ Tensor linear_autocast(const Tensor& x, const Tensor& weight, const Tensor& bias
                 });
 }
 
+// linear() on the q8_0 copy of an f32 weight (inference only: no node is
+// recorded). Every row count runs the same kernel, so a prompt and the tokens
+// decoded after it see the same arithmetic.
+bool q8_0_applies(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  return weight_format() == WeightFormat::q8_0 && weight.dtype() == DType::f32 && x.dtype() == DType::f32 &&
+         (!bias.defined() || bias.dtype() == DType::f32) && weight.shape()[1] % Q8_0Weight::kBlock == 0 &&
+         linear_q8_0_kernels().supports(x.device().kind, DType::f32) && !needs_grad({&x, &weight, &bias});
+}
+
+Tensor linear_q8_0(const Tensor& x, const Tensor& weight, const Tensor& bias, LinearActivation act) {
+  const std::int64_t K = weight.shape()[1], N = weight.shape()[0];
+  const std::int64_t M = x.numel() / K;
+  Shape out_shape = x.shape();
+  out_shape.back() = N;
+  Tensor out = Tensor::empty(out_shape, DType::f32, x.device());
+  if (out.numel() == 0) return out;
+  NoGradGuard no_grad;
+  const std::shared_ptr<const Q8_0Weight> w8 = q8_0_weight(weight);
+  linear_q8_0_kernels().get(x.device(), DType::f32)(x.reshape({M, K}).contiguous(), *w8,
+                                                    bias.defined() ? bias.contiguous() : bias, act, out.view({M, N}));
+  return out;
+}
+
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, LinearActivation act) {
@@ -167,6 +191,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, LinearA
     if (bias.defined()) y = add(y, bias);
     return act == LinearActivation::none ? y : gelu(y, act == LinearActivation::gelu_tanh);
   }
+  if (q8_0_applies(x, weight, bias)) return linear_q8_0(x, weight, bias, act);
   if (const auto low = autocast_dtype(); low && weight.dtype() == DType::f32 &&
                                          (x.dtype() == DType::f32 || x.dtype() == *low) &&
                                          (!bias.defined() || bias.dtype() == DType::f32)) {

@@ -126,6 +126,7 @@ void register_cpu_backend() {
   register_elementwise_kernels();
   register_reduce_kernels();
   register_matmul_kernels();
+  register_q8_0_kernels();
   register_random_kernels();
   register_nn_kernels();
   register_index_kernels();

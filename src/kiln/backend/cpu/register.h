@@ -10,6 +10,7 @@ void register_cpu_backend();  // memory + every kernel family below
 void register_elementwise_kernels();
 void register_reduce_kernels();
 void register_matmul_kernels();
+void register_q8_0_kernels();
 void register_random_kernels();
 void register_nn_kernels();
 void register_index_kernels();
