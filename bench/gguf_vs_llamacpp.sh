@@ -10,7 +10,9 @@
 #      q8_0 GGUFs, which llama.cpp runs unchanged.
 # For every file and prompt it prints kiln's and llama.cpp's text (llama-simple:
 # greedy, no BOS for GPT-2, stops at <|endoftext|> like kiln without --ignore-eos)
-# and SAME or DIFFERENT; it exits 1 if any differ.
+# and SAME or DIFFERENT; it exits 1 if any differ. kiln runs a q8_0 file with
+# --weights q8_0 (its own quants, and the inputs of each product rounded to
+# q8_0 as llama.cpp rounds them), other files in f32.
 #
 # Usage: bench/gguf_vs_llamacpp.sh [MODEL_DIR]
 # Env: LLAMA (../peers/llama.cpp: a source tree with build/bin/llama-simple and
@@ -26,10 +28,12 @@ echo "llama.cpp: $(cat "$llama/COMMIT" 2>/dev/null || echo "commit unknown") at 
 prompts=("The meaning of life is" "Q: What do you call a" "It was a dark and stormy night")
 fail=0
 compare() {  # compare FILE
+  local weights=f32
+  case "$1" in *q8_0.gguf) weights=q8_0 ;; esac
   for p in "${prompts[@]}"; do
     local l k
     l=$("$llama/build/bin/llama-simple" -m "$1" -n "$tokens" "$p" 2>/dev/null)
-    k=$("$kiln" generate --model "$1" "$p" -n "$tokens" --threads 2 2>/dev/null)
+    k=$("$kiln" generate --model "$1" "$p" -n "$tokens" --threads 2 --weights "$weights" 2>/dev/null)
     if [ "$l" == "$k" ]; then echo "SAME      $(basename "$1") | $p"; else
       echo "DIFFERENT $(basename "$1") | $p"; echo "  llama.cpp: $l"; echo "  kiln:      $k"; fail=1; fi
   done

@@ -6,7 +6,8 @@
 // The model comes from a GGUF file (the same file llama.cpp runs), decoded to
 // f32, or is a random GPT-2 preset. Prints the median over --reps runs.
 //
-//   bench_gpt_decode [--gguf FILE | --preset gpt2] [--prompt 512] [--gen 128] [--reps 3] [--threads 2] [--bf16]
+//   bench_gpt_decode [--gguf FILE | --preset gpt2] [--prompt 512] [--gen 128] [--reps 3] [--threads 2]
+//                    [--weights f32|bf16|q8_0] (--bf16 = --weights bf16)
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -20,7 +21,7 @@
 #include "kiln/core/rng.h"
 #include "kiln/models/gpt.h"
 #include "kiln/models/gpt_gguf.h"
-#include "kiln/ops/autocast.h"
+#include "kiln/ops/quantized_weights.h"
 #include "kiln/ops/ops.h"
 
 using namespace kiln;
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   std::string gguf, preset = "gpt2";
   std::int64_t prompt = 512, gen_tokens = 128;
   int reps = 3, threads = 2;
+  std::string weights = "f32";
   bool bf16 = false, no_team = false;
   app.add_option("--gguf", gguf, "A gpt2 GGUF file (f32, f16, q8_0: decoded to f32)");
   app.add_option("--preset", preset, "Random weights of a preset when no --gguf");
@@ -51,7 +53,10 @@ int main(int argc, char** argv) {
   app.add_flag("--no-team", no_team, "tg without the persistent thread team (an OpenMP region per op)");
   app.add_option("--reps", reps);
   app.add_option("--threads", threads);
-  app.add_flag("--bf16", bf16, "bf16 weights (autocast's cached copy) with f32 accumulation");
+  auto* weights_opt = app.add_option("--weights", weights,
+                                     "f32, bf16 (autocast's cached copy) or q8_0 (llama.cpp's int8 blocks, inputs "
+                                     "rounded to q8_0 too); f32 accumulation");
+  app.add_flag("--bf16", bf16, "Same as --weights bf16")->excludes(weights_opt);
   CLI11_PARSE(app, argc, argv);
   try {
     set_num_threads(threads);
@@ -63,7 +68,8 @@ int main(int argc, char** argv) {
     Generator ids_gen(7);
     std::vector<std::int64_t> ids(static_cast<std::size_t>(std::max(prompt, gen_tokens)));
     for (auto& id : ids) id = static_cast<std::int64_t>(ids_gen.next_below(static_cast<std::uint64_t>(c.vocab_size)));
-    const AutocastGuard autocast(bf16 ? DType::bf16 : DType::f32);
+    if (bf16) weights = "bf16";
+    const WeightFormatGuard format(weight_format_from_name(weights));
     std::vector<double> pp, tg;
     for (int r = 0; r < reps + 1; ++r) {  // the first round warms up (primitives, pool) and is not counted
       if (prompt > 0) {
@@ -86,7 +92,7 @@ int main(int argc, char** argv) {
       }
     }
     std::printf("model %s, %lld parameters, %d threads, %s weights\n", c.str().c_str(),
-                static_cast<long long>(model->num_parameters()), threads, bf16 ? "bf16" : "f32");
+                static_cast<long long>(model->num_parameters()), threads, weights.c_str());
     if (!pp.empty()) std::printf("pp%lld: %.1f tokens/s (median of %d)\n", static_cast<long long>(prompt), median(pp), reps);
     if (!tg.empty()) std::printf("tg%lld: %.1f tokens/s (median of %d)\n", static_cast<long long>(gen_tokens), median(tg), reps);
   } catch (const std::exception& e) {

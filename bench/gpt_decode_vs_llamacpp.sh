@@ -6,7 +6,10 @@
 #   tg128: 128 tokens decoded one at a time from an empty cache —
 # llama-bench -p 512 -n 128 -r REPS for f32, f16 and q8_0; kiln's
 # build/bench/bench_gpt_decode on the f32 file (weights decoded to f32) with
-# f32 weights and with bf16 weights (--bf16). Before them: the plain-copy
+# f32 weights and with bf16 weights (--weights bf16), and on the q8_0 file
+# with q8_0 weights (--weights q8_0: the file's own quants, requantized
+# exactly from kiln's f32 copy, inputs rounded to q8_0 as llama.cpp rounds
+# them) beside llama.cpp's q8_0. Before them: the plain-copy
 # bandwidth of 64 MiB (bench_kiln_ops), since decoding is bound by reading
 # the weights; each tg figure is also given as weight bytes read per second.
 #
@@ -26,8 +29,8 @@ for r in $(seq "$runs"); do
     "$llama/build/bin/llama-bench" -m "$dir/gpt2-$t.gguf" -t 2 -p 512 -n 128 -r "$reps" 2>/dev/null |
       awk -v t="$t" -F'|' '/pp512|tg128/ {gsub(/ /, "", $7); gsub(/^ +| +$/, "", $8); print "llama.cpp " t " " $7 ": " $8 " tokens/s"}'
   done
-  for m in "" --bf16; do
-    build/bench/bench_gpt_decode --gguf "$dir/gpt2-f32.gguf" --reps "$reps" --threads 2 $m |
-      awk -v m="${m:-f32}" '/^pp|^tg/ {print "kiln " (m == "--bf16" ? "bf16" : "f32") " " $0}'
+  for w in f32:f32 f32:bf16 q8_0:q8_0; do  # file:weights
+    build/bench/bench_gpt_decode --gguf "$dir/gpt2-${w%%:*}.gguf" --reps "$reps" --threads 2 --weights "${w#*:}" |
+      awk -v w="${w#*:}" '/^pp|^tg/ {print "kiln " w " " $0}'
   done
 done

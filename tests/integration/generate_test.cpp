@@ -10,6 +10,7 @@
 #include "kiln/generate/generate.h"
 #include "kiln/generate/gpt_lm.h"
 #include "kiln/models/gpt_hf.h"
+#include "kiln/ops/quantized_weights.h"
 #include "kiln/text/gpt2_builtin.h"
 #include "kiln_process.h"
 
@@ -71,6 +72,28 @@ TEST(GenerateCli, BeamSearchPrintsTheBeamsBestFirst) {
   ASSERT_TRUE(j.is_array());
   ASSERT_EQ(j.size(), 3U);
   for (std::size_t i = 1; i < j.size(); ++i) EXPECT_GE(j[i - 1]["score"].get<double>(), j[i]["score"].get<double>());
+}
+
+// --weights q8_0 decodes with the library's q8_0 arithmetic; --bf16 is --weights bf16.
+TEST(GenerateCli, WeightFormatsAreTheLibrarys) {
+  kiln::Generator gen(0);
+  auto model = kiln::models::load_hf_gpt2(fixture("tiny-gpt2"), gen);
+  kiln::generate::GptLm lm(*model);
+  std::vector<std::int64_t> prompt;
+  for (const auto id : kiln::text::gpt2_builtin_tokenizer().encode("Hello world")) prompt.push_back(id);
+  std::vector<std::int64_t> want;
+  {
+    const kiln::WeightFormatGuard q8(kiln::WeightFormat::q8_0);
+    want = kiln::generate::generate(lm, prompt, {.max_new_tokens = 12}).tokens;
+  }
+  const nlohmann::json q8 = run_json({"Hello world", "-n", "12", "--ignore-eos", "--weights", "q8_0"});
+  EXPECT_EQ(q8["tokens"].get<std::vector<std::int64_t>>(), want);
+  EXPECT_EQ(run_json({"Hello world", "-n", "12", "--ignore-eos", "--bf16"})["tokens"],
+            run_json({"Hello world", "-n", "12", "--ignore-eos", "--weights", "bf16"})["tokens"]);
+  const std::string model_dir = fixture("tiny-gpt2");
+  expect_clean_error(run_kiln({"generate", "--model", model_dir, "hi", "--weights", "q4_0"}),
+                     "unknown weight format 'q4_0' (expected f32, bf16 or q8_0)");
+  expect_clean_error(run_kiln({"generate", "--model", model_dir, "hi", "--weights", "q8_0", "--bf16"}), "--bf16");
 }
 
 TEST(GenerateCli, BadInputIsRefusedWithTheCause) {

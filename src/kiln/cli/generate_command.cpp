@@ -21,7 +21,7 @@
 #include "kiln/io/gguf.h"
 #include "kiln/models/gpt_gguf.h"
 #include "kiln/models/gpt_hf.h"
-#include "kiln/ops/autocast.h"
+#include "kiln/ops/quantized_weights.h"
 #include "kiln/text/gpt2_builtin.h"
 #include "kiln/text/load_tokenizer.h"
 #include "kiln/text/unicode.h"
@@ -50,6 +50,7 @@ struct GenerateOptions {
   std::int64_t num_return = 0;
   int threads = 0;
   bool json = false;
+  std::string weights = "f32";  // a WeightFormat name; --bf16 is short for bf16
   bool bf16 = false;
 };
 
@@ -157,8 +158,9 @@ void run_generate(GenerateOptions& o) {
     ids.push_back(*eos);
   }
   generate::GptLm lm(*model);
-  // bf16: the GEMMs read a bf16 copy of each weight (made once) and accumulate in f32.
-  const AutocastGuard autocast(o.bf16 ? DType::bf16 : DType::f32);
+  // bf16 / q8_0: the matrix products read a copy of each weight in that format
+  // (made once, on first use) and accumulate in f32.
+  const WeightFormatGuard format(weight_format_from_name(o.bf16 ? "bf16" : o.weights));
   const auto to_text = [&](const std::vector<std::int64_t>& t) {
     std::vector<text::TokenId> v(t.begin(), t.end());
     return tok.decode(v, /*skip_special=*/true);
@@ -250,7 +252,22 @@ void add_generate_command(CLI::App& app) {
   cmd->add_flag("--early-stopping", o->early_stopping, "Beam search stops once --beams hypotheses have finished");
   cmd->add_option("--num-return", o->num_return, "Beam hypotheses to print (0 = all beams)")->check(kNonNegative);
   cmd->add_option("--threads", o->threads, "CPU threads (default: KILN_NUM_THREADS, else all cores)")->check(kPositive);
-  cmd->add_flag("--bf16", o->bf16, "Run the matrix products on bf16 copies of the weights (about twice as fast to decode)");
+  CLI::Option* weights =
+      cmd->add_option("--weights", o->weights,
+                      "Weight format of the matrix products: f32 (as stored), bf16 or q8_0 (a copy of each weight "
+                      "made at its first use; q8_0 also rounds each product's input to 8-bit blocks, as llama.cpp "
+                      "does). Decoding reads half (bf16) or about a quarter (q8_0) of f32's bytes")
+          ->check(CLI::Validator(
+              [](std::string& text) -> std::string {
+                try {
+                  (void)weight_format_from_name(text);
+                  return {};
+                } catch (const Error& e) {
+                  return e.what();
+                }
+              },
+              "f32|bf16|q8_0"));
+  cmd->add_flag("--bf16", o->bf16, "Same as --weights bf16")->excludes(weights);
   cmd->add_flag("--json", o->json, "Print one JSON object (text, tokens, finish_reason) instead of streaming");
   cmd->callback([o] { run_generate(*o); });
 }
