@@ -48,6 +48,12 @@ constexpr std::int64_t kRowsPerTask = 32; // rows of W per parallel chunk
 // (at most 16 × K bytes, 48 KiB for K = 3072) stays in cache while every
 // group of four input rows passes over it, so W is read from memory once.
 constexpr std::int64_t kTileRows = 16;
+// Each 64-byte load of W is preceded by a prefetch of the line this many
+// bytes further on (crossing into the next rows of W, which follow in memory).
+// Measured on GPT-2 124M decoding, 2 threads (Zen 5), A/B in alternation:
+// +6 to 9 % (268 → 285, 281 → 306 tokens/s) with 4 KiB; 1, 2 and 8 KiB,
+// prefetching to L2 only, and prefetching the scales too were no better.
+constexpr std::int64_t kPrefetchBytes = 4096;
 
 // ---- the weight: ggml's reference rounding ------------------------------------------
 
@@ -191,6 +197,7 @@ void q8_0_rows(const Q8_0Weight& w, const InputRows& in, std::int64_t m0, std::i
       for (int m = 0; m < M; ++m) s[m] = _mm512_mul_ps(dw, _mm512_load_ps(xd[m] + b0));
       const std::int64_t c0 = b0 / 2;
       const auto step = [&](std::int64_t c, __m512i wv, __m512* acc) {
+        _mm_prefetch(reinterpret_cast<const char*>(wq + b0 * kBlock + c * kChunk + kPrefetchBytes), _MM_HINT_T0);
         const __m512i idx = _mm512_add_epi32(pair, _mm512_set1_epi32(static_cast<int>(2 * c)));
         for (int m = 0; m < M; ++m) {
           const __m512i sum = _mm512_dpbusd_epi32(_mm512_load_si512(xc[m] + (c0 + c) * 16), wv,
