@@ -4,6 +4,7 @@
 #include "kiln/train/pretrained_classifier.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -33,10 +34,30 @@ double max_diff(const Tensor& a, const Tensor& b) {
   return m;
 }
 
+// Removes the test's directories when the test ends.
+struct TempDirs : ::testing::EmptyTestEventListener {
+  std::vector<fs::path> made;
+  void OnTestEnd(const ::testing::TestInfo&) override {
+    for (const fs::path& d : made) fs::remove_all(d);
+    made.clear();
+  }
+};
+TempDirs& temp_dirs() {
+  static TempDirs* dirs = [] {
+    auto* d = new TempDirs;  // owned by gtest's listener list from here on
+    ::testing::UnitTest::GetInstance()->listeners().Append(d);
+    return d;
+  }();
+  return *dirs;
+}
+
+// A directory of this test's own: ctest runs tests in parallel processes.
 fs::path fresh_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("kiln_pretrained_" + name);
+  const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  const fs::path d = fs::temp_directory_path() / ("kiln_pretrained_" + test + "_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
+  temp_dirs().made.push_back(d);
   return d;
 }
 
